@@ -1,0 +1,67 @@
+"""Error pages in the user's language that reveal nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def _messages(code: int) -> tuple[str, str]:
+    messages = {
+        400: (_("Bad request"), _("The page could not understand what was sent. Go back and try again.")),
+        403: (_("Not allowed"), _("You do not have permission to open this page.")),
+        404: (_("Page not found"), _("We could not find that page. It may have moved or been removed.")),
+        405: (_("Not allowed"), _("That action is not possible on this page.")),
+        413: (_("Too large"), _("What you sent is too large. Try a smaller file.")),
+        429: (_("Too many attempts"), _("You have tried too many times. Wait a few minutes and try again.")),
+        500: (_("Something went wrong"), _("An unexpected error happened on our side. Please try again later.")),
+        503: (_("Service unavailable"), _("Portal cannot answer right now. Please try again in a few minutes.")),
+    }
+    return messages.get(code, (_("Error"), _("Something went wrong.")))
+
+
+def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
+    """Render the error page for a status code."""
+    title, message = _messages(code)
+    return render_template("errors/error.html", code=code, title=title, message=detail or message), code
+
+
+def init_errors(app: Flask) -> None:
+    """Register the handlers."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return render_error(
+            400, _("The form expired or was not sent from this site. Reload the page and try again.")
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+        code = error.code or 500
+        if code < 400:
+            return error
+        if request.path.startswith("/api/"):
+            title, message = _messages(code)
+            return {"error": {"status": code, "title": title, "message": message}}, code  # type: ignore[return-value]
+        return render_error(code)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> tuple[str, int]:
+        log.warning("database unavailable: %s", error.orig)
+        db.session.rollback()
+        return render_error(503)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[str, int]:
+        log.exception("unhandled error on %s", request.path)
+        db.session.rollback()
+        return render_error(500)

@@ -1,0 +1,5 @@
+"""Import every model so that the metadata (and Alembic) sees all tables."""
+
+from portal.accounts.models import Invitation, Membership, User  # noqa: F401
+from portal.audit.models import AuditEntry  # noqa: F401
+from portal.geo.models import Comuna, Municipality, Region  # noqa: F401

@@ -1,0 +1,86 @@
+"""Home page, municipality pages, the language switch and the health check."""
+
+from __future__ import annotations
+
+from flask import (
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select, text
+from werkzeug.wrappers import Response
+
+from portal.accounts.forms import ConfirmForm
+from portal.extensions import db
+from portal.geo.models import Comuna, Municipality, Region
+from portal.geo.services import municipality_by_slug
+from portal.public import bp
+from portal.urls import safe_next
+
+
+@bp.route("/")
+def home() -> str:
+    """List the municipalities on the portal, by region from north to south."""
+    rows = db.session.execute(
+        select(Municipality, Region)
+        .join(Comuna, Municipality.comuna_cut == Comuna.cut)
+        .join(Region, Comuna.region_cut == Region.cut)
+        .where(Municipality.active.is_(True))
+        .order_by(Region.cut, Municipality.name)
+    ).all()
+    by_region: dict[Region, list[Municipality]] = {}
+    for municipality, region in rows:
+        by_region.setdefault(region, []).append(municipality)
+    return render_template("public/home.html", by_region=by_region)
+
+
+@bp.route("/idioma", methods=["POST"])
+def set_language() -> Response:
+    """Remember the visitor's language in the session and a cookie."""
+    form = ConfirmForm()
+    lang = request.form.get("lang", "")
+    target = safe_next(request.form.get("next"), url_for("public.home"))
+    if not form.validate_on_submit() or lang not in current_app.config["LANGUAGES"]:
+        return redirect(target)
+    session["lang"] = lang
+    response = make_response(redirect(target))
+    response.set_cookie(
+        "lang",
+        lang,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=current_app.config["HTTPS"],
+        httponly=True,
+    )
+    return response
+
+
+@bp.route("/salud")
+def health() -> tuple[Response, int]:
+    """Answer whether the portal and its database respond (for load balancers)."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any database failure means unhealthy
+        return jsonify(status="unavailable"), 503
+    return jsonify(status="ok"), 200
+
+
+@bp.route("/<slug>/")
+def municipality(slug: str) -> str:
+    """Show a municipality's public page."""
+    found = municipality_by_slug(db.session, slug)
+    if found is None:
+        abort(404)
+    return render_template("public/municipality.html", municipality=found)
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Response:
+    """Serve the icon browsers ask for at the root."""
+    return current_app.send_static_file("img/favicon.ico")

@@ -1,0 +1,18 @@
+"""Small text helpers shared by features."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+def slugify(value: str) -> str:
+    """Turn a Spanish name into a URL slug: 'Viña del Mar' -> 'vina-del-mar'."""
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def fold(value: str) -> str:
+    """Fold case and accents so that searches match 'Ñuñoa' with 'nunoa'."""
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    return " ".join(ascii_text.lower().split())
