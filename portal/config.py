@@ -88,7 +88,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     https = _bool(os.environ.get("PORTAL_HTTPS"), production)
     secret = overrides.get("SECRET_KEY") or _secret_key(instance_path, env)
 
-    database_url = os.environ.get("PORTAL_DATABASE_URL") or f"sqlite:///{instance_path / 'portal.sqlite3'}"
+    database_url = (
+        overrides.pop("DATABASE_URL", None)
+        or os.environ.get("PORTAL_DATABASE_URL")
+        or f"sqlite:///{instance_path / 'portal.sqlite3'}"
+    )
     database_url = normalise_database_url(database_url)
 
     config: dict[str, Any] = {

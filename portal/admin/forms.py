@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, URLField
-from wtforms.validators import DataRequired, Email, Length, Optional, URL, ValidationError
+from wtforms.validators import URL, DataRequired, Email, Length, Optional
 
 from portal.accounts.models import Role
 
@@ -39,15 +41,16 @@ class InvitationForm(FlaskForm):
     municipality_id = SelectField(_l("Municipality"), choices=[], validators=[Optional()])
     region_cut = SelectField(_l("Region"), choices=[], validators=[Optional()])
 
-    def validate_municipality_id(self, field: SelectField) -> None:
-        """Require a municipality for municipal staff."""
-        if self.role.data == Role.MUNICIPAL_STAFF.value and not field.data:
-            raise ValidationError(_l("Choose the municipality."))
-
-    def validate_region_cut(self, field: SelectField) -> None:
-        """Require a region for regional staff."""
-        if self.role.data == Role.REGIONAL_STAFF.value and not field.data:
-            raise ValidationError(_l("Choose the region."))
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Require the municipality or the region that the chosen role is scoped to."""
+        ok = super().validate(extra_validators)
+        if self.role.data == Role.MUNICIPAL_STAFF.value and not self.municipality_id.data:
+            self.municipality_id.errors = [*self.municipality_id.errors, _l("Choose the municipality.")]
+            ok = False
+        if self.role.data == Role.REGIONAL_STAFF.value and not self.region_cut.data:
+            self.region_cut.errors = [*self.region_cut.errors, _l("Choose the region.")]
+            ok = False
+        return ok
 
 
 class StaffInvitationForm(FlaskForm):

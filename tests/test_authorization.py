@@ -1,0 +1,123 @@
+"""Every staff and admin route refuses whoever is not entitled to it, and never shows data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from werkzeug.routing import Rule
+
+from tests.conftest import csrf_token, login
+
+# Routes open to everyone (residents need no account to read).
+PUBLIC = {
+    "static", "public.home", "public.set_language", "public.health", "public.municipality",
+    "public.favicon", "accounts.login", "accounts.logout", "accounts.signup",
+    "accounts.forgot_password", "accounts.reset_password", "accounts.accept",
+}
+# Who may open each protected area, by the endpoint's prefix.
+AREAS = {
+    "admin.": {"admin"},
+    "staff.municipality": {"staff_a"},
+    "staff.team": {"staff_a"},
+    "staff.revoke_team": {"staff_a"},
+    "staff.region": {"regional_a"},
+    "accounts.account": {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"},
+}
+ROLES = ["anonymous", "resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"]
+
+
+def area_of(endpoint: str) -> set[str] | None:
+    for prefix, allowed in AREAS.items():
+        if endpoint.startswith(prefix):
+            return allowed
+    return None
+
+
+def protected_rules(app: Any) -> list[Rule]:
+    return [r for r in app.url_map.iter_rules() if r.endpoint not in PUBLIC]
+
+
+def test_every_route_is_public_or_in_the_matrix(app: Any) -> None:
+    unclassified = [r.endpoint for r in protected_rules(app) if area_of(r.endpoint) is None]
+    assert unclassified == []
+
+
+@pytest.fixture
+def world(factory: Any, db: Any) -> dict[str, Any]:
+    """Two municipalities in two regions, a person for each role, and an invitation."""
+    from portal.accounts.models import Role
+    from portal.accounts.services import create_invitation
+
+    a = factory.municipality("05101")  # Valparaíso, region 05
+    b = factory.municipality("08101")  # Concepción, region 08
+    users = {
+        "resident": factory.user("vecina@example.cl"),
+        "staff_a": factory.user("staff@valparaiso.cl", role="municipal_staff", municipality=a),
+        "staff_b": factory.user("staff@concepcion.cl", role="municipal_staff", municipality=b),
+        "regional_a": factory.user("difoi@gore05.cl", role="regional_staff", region="05"),
+        "regional_b": factory.user("difoi@gore08.cl", role="regional_staff", region="08"),
+        "admin": factory.user("admin@portal.cl", role="admin"),
+    }
+    invitation, _ = create_invitation(db.session, "x@valparaiso.cl", Role.MUNICIPAL_STAFF, municipality_id=a.id)
+    db.session.commit()
+    membership = users["staff_a"].memberships[0]
+    values = {
+        "slug": a.slug,
+        "region": "05",
+        "municipality_id": a.id,
+        "membership_id": membership.id,
+        "invitation_id": invitation.id,
+    }
+    return {"users": users, "values": values}
+
+
+def url_for_rule(rule: Rule, values: dict[str, Any]) -> str:
+    path = rule.rule
+    for arg in rule.arguments:
+        path = path.replace(f"<int:{arg}>", str(values[arg])).replace(f"<{arg}>", str(values[arg]))
+    return path
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_protected_routes_answer_by_role(app: Any, world: dict[str, Any], role: str) -> None:
+    client = app.test_client()
+    if role != "anonymous":
+        login(client, world["users"][role].email)
+    token = csrf_token(client)
+    for rule in protected_rules(app):
+        allowed = area_of(rule.endpoint) or set()
+        url = url_for_rule(rule, world["values"])
+        if "GET" in rule.methods:
+            response = client.get(url)
+        else:
+            if role in allowed:
+                continue  # writes by the entitled are covered by the feature tests
+            response = client.post(url, data={"csrf_token": token})
+        if role == "anonymous":
+            assert response.status_code == 302, url
+            assert response.headers["Location"].startswith("/ingresar?next="), url
+        elif role in allowed:
+            assert response.status_code == 200, (url, role)
+        else:
+            assert response.status_code in (403, 404), (url, role, response.status_code)
+            body = response.get_data(as_text=True)
+            assert "x@valparaiso.cl" not in body and "staff@valparaiso.cl" not in body
+
+
+def test_unknown_municipality_in_a_staff_route_is_404(app: Any, world: dict[str, Any]) -> None:
+    client = app.test_client()
+    login(client, "staff@valparaiso.cl")
+    assert client.get("/gestion/no-existe/").status_code == 404
+    assert client.get("/region/99/").status_code == 404
+
+
+def test_staff_cannot_revoke_another_municipalitys_invitation(app: Any, world: dict[str, Any], factory: Any, db: Any) -> None:
+    from portal.accounts.models import Invitation
+
+    client = app.test_client()
+    login(client, "staff@concepcion.cl")
+    invitation_id = world["values"]["invitation_id"]
+    response = client.post(f"/gestion/concepcion/equipo/invitaciones/{invitation_id}/revocar", data={"csrf_token": csrf_token(client)})
+    assert response.status_code == 404
+    assert db.session.get(Invitation, invitation_id).revoked_at is None
