@@ -23,7 +23,7 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
     if BACKEND != "postgresql":
         yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
         return
-    name = "portal_test_migrations"
+    name = f"{make_url(PG_URL).database}_migrations"  # per test database, so parallel runs never collide
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
