@@ -43,6 +43,7 @@ SETTINGS: list[Setting] = [
     Setting("PORTAL_INVITATION_DAYS", "7", "Days a staff invitation link stays valid."),
     Setting("PORTAL_RESET_HOURS", "2", "Hours a password-reset link stays valid."),
     Setting("PORTAL_MAX_CONTENT_LENGTH", "16777216", "Largest request body in bytes (larger ones get 413)."),
+    Setting("PORTAL_TRUSTED_PROXIES", "0", "How many reverse proxies (nginx, a load balancer) stand in front; their X-Forwarded-* headers are trusted so that rate limits see the real client address."),
     Setting("PORTAL_DEFAULT_LOCALE", "es_CL", "Language of a visitor who has not chosen one."),
 ]
 
@@ -128,6 +129,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": int(os.environ.get("PORTAL_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
         "INVITATION_DAYS": int(os.environ.get("PORTAL_INVITATION_DAYS", "7")),
         "RESET_HOURS": int(os.environ.get("PORTAL_RESET_HOURS", "2")),
+        "TRUSTED_PROXIES": int(os.environ.get("PORTAL_TRUSTED_PROXIES", "0")),
         "BABEL_DEFAULT_LOCALE": os.environ.get("PORTAL_DEFAULT_LOCALE", "es_CL"),
         "BABEL_DEFAULT_TIMEZONE": "America/Santiago",
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
