@@ -50,9 +50,8 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind every extension to the app."""
-    from portal.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
-
     import portal.models  # noqa: F401 - register every table on the metadata
+    from portal.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -76,11 +75,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the CLI groups of each feature."""
-    from portal.commands import demo_command
+    from portal.commands import create_admin_command, demo_command
     from portal.geo.cli import geo_cli
 
     app.cli.add_command(geo_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(create_admin_command)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -25,25 +25,73 @@ class Setting:
 
 
 SETTINGS: list[Setting] = [
-    Setting("PORTAL_ENV", "development", "`development` or `production` (production refuses to start without a secret key)."),
-    Setting("PORTAL_SECRET_KEY", "generated into instance/secret_key in development", "Signs sessions and tokens. Required in production."),
-    Setting("PORTAL_RUT_HASH_KEY", "derived from the secret key", "Key of the HMAC that hashes residents' RUTs. Keep it stable: changing it orphans the census."),
-    Setting("PORTAL_DATABASE_URL", "sqlite:///instance/portal.sqlite3", "SQLAlchemy URL; `postgresql+psycopg://user:pass@host/db` for PostgreSQL."),
-    Setting("PORTAL_INSTANCE_PATH", "instance/", "Folder for the SQLite database, the generated secret key and the development outbox."),
-    Setting("PORTAL_RATELIMIT_STORAGE_URL", "memory://", "Flask-Limiter storage; `redis://host:6379/0` when several workers or instances share limits."),
-    Setting("PORTAL_LOGIN_RATE_LIMIT", "10 per 15 minutes", "Failed logins allowed per client address and per account."),
-    Setting("PORTAL_MAIL_SERVER", "(empty: write mail to instance/outbox/)", "SMTP host; when empty, messages are written as .eml files."),
+    Setting(
+        "PORTAL_ENV",
+        "development",
+        "`development` or `production` (production refuses to start without a secret key).",
+    ),
+    Setting(
+        "PORTAL_SECRET_KEY",
+        "generated into instance/secret_key in development",
+        "Signs sessions and tokens. Required in production.",
+    ),
+    Setting(
+        "PORTAL_RUT_HASH_KEY",
+        "derived from the secret key",
+        "Key of the HMAC that hashes residents' RUTs. Keep it stable: changing it orphans the census.",
+    ),
+    Setting(
+        "PORTAL_DATABASE_URL",
+        "sqlite:///instance/portal.sqlite3",
+        "SQLAlchemy URL; `postgresql+psycopg://user:pass@host/db` for PostgreSQL.",
+    ),
+    Setting(
+        "PORTAL_INSTANCE_PATH",
+        "instance/",
+        "Folder for the SQLite database, the generated secret key and the development outbox.",
+    ),
+    Setting(
+        "PORTAL_RATELIMIT_STORAGE_URL",
+        "memory://",
+        "Flask-Limiter storage; `redis://host:6379/0` when several workers or instances share limits.",
+    ),
+    Setting(
+        "PORTAL_LOGIN_RATE_LIMIT",
+        "10 per 15 minutes",
+        "Failed logins allowed per client address and per account.",
+    ),
+    Setting(
+        "PORTAL_MAIL_SERVER",
+        "(empty: write mail to instance/outbox/)",
+        "SMTP host; when empty, messages are written as .eml files.",
+    ),
     Setting("PORTAL_MAIL_PORT", "587", "SMTP port."),
     Setting("PORTAL_MAIL_USERNAME", "(empty)", "SMTP user."),
     Setting("PORTAL_MAIL_PASSWORD", "(empty)", "SMTP password."),
     Setting("PORTAL_MAIL_USE_TLS", "true", "STARTTLS on the SMTP connection."),
     Setting("PORTAL_MAIL_SENDER", "Portal <no-reply@localhost>", "From address of outgoing mail."),
-    Setting("PORTAL_BASE_URL", "(empty: use the request's host)", "Absolute base URL used in mailed links, e.g. `https://portal.example.cl`."),
-    Setting("PORTAL_HTTPS", "false in development, true in production", "Secure cookies and HSTS; set when served over HTTPS."),
+    Setting(
+        "PORTAL_BASE_URL",
+        "(empty: use the request's host)",
+        "Absolute base URL used in mailed links, e.g. `https://portal.example.cl`.",
+    ),
+    Setting(
+        "PORTAL_HTTPS",
+        "false in development, true in production",
+        "Secure cookies and HSTS; set when served over HTTPS.",
+    ),
     Setting("PORTAL_INVITATION_DAYS", "7", "Days a staff invitation link stays valid."),
     Setting("PORTAL_RESET_HOURS", "2", "Hours a password-reset link stays valid."),
-    Setting("PORTAL_MAX_CONTENT_LENGTH", "16777216", "Largest request body in bytes (larger ones get 413)."),
-    Setting("PORTAL_TRUSTED_PROXIES", "0", "How many reverse proxies (nginx, a load balancer) stand in front; their X-Forwarded-* headers are trusted so that rate limits see the real client address."),
+    Setting(
+        "PORTAL_MAX_CONTENT_LENGTH",
+        "16777216",
+        "Largest request body in bytes (larger ones get 413).",
+    ),
+    Setting(
+        "PORTAL_TRUSTED_PROXIES",
+        "0",
+        "How many reverse proxies (nginx, a load balancer) stand in front; their X-Forwarded-* headers are trusted so that rate limits see the real client address.",
+    ),
     Setting("PORTAL_DEFAULT_LOCALE", "es_CL", "Language of a visitor who has not chosen one."),
 ]
 
@@ -126,7 +174,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": https,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "WTF_CSRF_SSL_STRICT": https,
-        "MAX_CONTENT_LENGTH": int(os.environ.get("PORTAL_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
+        "MAX_CONTENT_LENGTH": int(
+            os.environ.get("PORTAL_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))
+        ),
         "INVITATION_DAYS": int(os.environ.get("PORTAL_INVITATION_DAYS", "7")),
         "RESET_HOURS": int(os.environ.get("PORTAL_RESET_HOURS", "2")),
         "TRUSTED_PROXIES": int(os.environ.get("PORTAL_TRUSTED_PROXIES", "0")),
@@ -147,7 +197,7 @@ def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for plain postgresql:// URLs."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

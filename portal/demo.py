@@ -49,10 +49,18 @@ DEMO_MUNICIPALITIES = {
 
 DEMO_ACCOUNTS = [
     DemoAccount("admin@portal.demo", "Administración Portal", Role.ADMIN.value),
-    DemoAccount("fomento@valparaiso.demo", "Camila Rojas", Role.MUNICIPAL_STAFF.value, "valparaiso"),
-    DemoAccount("fomento@vinadelmar.demo", "Jorge Muñoz", Role.MUNICIPAL_STAFF.value, "vina-del-mar"),
-    DemoAccount("fomento@concepcion.demo", "Valentina Soto", Role.MUNICIPAL_STAFF.value, "concepcion"),
-    DemoAccount("fomento@talcahuano.demo", "Pedro Fuentes", Role.MUNICIPAL_STAFF.value, "talcahuano"),
+    DemoAccount(
+        "fomento@valparaiso.demo", "Camila Rojas", Role.MUNICIPAL_STAFF.value, "valparaiso"
+    ),
+    DemoAccount(
+        "fomento@vinadelmar.demo", "Jorge Muñoz", Role.MUNICIPAL_STAFF.value, "vina-del-mar"
+    ),
+    DemoAccount(
+        "fomento@concepcion.demo", "Valentina Soto", Role.MUNICIPAL_STAFF.value, "concepcion"
+    ),
+    DemoAccount(
+        "fomento@talcahuano.demo", "Pedro Fuentes", Role.MUNICIPAL_STAFF.value, "talcahuano"
+    ),
     DemoAccount("difoi@gorevalparaiso.demo", "Francisca Araya", Role.REGIONAL_STAFF.value, "05"),
     DemoAccount("difoi@gorebiobio.demo", "Rodrigo Sepúlveda", Role.REGIONAL_STAFF.value, "08"),
     DemoAccount("vecina@portal.demo", "María González", None),
@@ -77,7 +85,9 @@ def base_step(session: Session, ctx: DemoContext) -> None:
         else:
             set_password(user, DEMO_PASSWORD)
         if account.role == Role.MUNICIPAL_STAFF.value:
-            add_membership(session, user, account.role, ctx.municipalities[account.scope or ""].id, None)
+            add_membership(
+                session, user, account.role, ctx.municipalities[account.scope or ""].id, None
+            )
         elif account.role == Role.REGIONAL_STAFF.value:
             add_membership(session, user, account.role, None, account.scope)
         elif account.role == Role.ADMIN.value:

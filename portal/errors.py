@@ -17,14 +17,29 @@ log = logging.getLogger(__name__)
 
 def _messages(code: int) -> tuple[str, str]:
     messages = {
-        400: (_("Bad request"), _("The page could not understand what was sent. Go back and try again.")),
+        400: (
+            _("Bad request"),
+            _("The page could not understand what was sent. Go back and try again."),
+        ),
         403: (_("Not allowed"), _("You do not have permission to open this page.")),
-        404: (_("Page not found"), _("We could not find that page. It may have moved or been removed.")),
+        404: (
+            _("Page not found"),
+            _("We could not find that page. It may have moved or been removed."),
+        ),
         405: (_("Not allowed"), _("That action is not possible on this page.")),
         413: (_("Too large"), _("What you sent is too large. Try a smaller file.")),
-        429: (_("Too many attempts"), _("You have tried too many times. Wait a few minutes and try again.")),
-        500: (_("Something went wrong"), _("An unexpected error happened on our side. Please try again later.")),
-        503: (_("Service unavailable"), _("Portal cannot answer right now. Please try again in a few minutes.")),
+        429: (
+            _("Too many attempts"),
+            _("You have tried too many times. Wait a few minutes and try again."),
+        ),
+        500: (
+            _("Something went wrong"),
+            _("An unexpected error happened on our side. Please try again later."),
+        ),
+        503: (
+            _("Service unavailable"),
+            _("Portal cannot answer right now. Please try again in a few minutes."),
+        ),
     }
     return messages.get(code, (_("Error"), _("Something went wrong.")))
 
@@ -32,7 +47,9 @@ def _messages(code: int) -> tuple[str, str]:
 def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
     """Render the error page for a status code."""
     title, message = _messages(code)
-    return render_template("errors/error.html", code=code, title=title, message=detail or message), code
+    return render_template(
+        "errors/error.html", code=code, title=title, message=detail or message
+    ), code
 
 
 def init_errors(app: Flask) -> None:
@@ -41,7 +58,8 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
         return render_error(
-            400, _("The form expired or was not sent from this site. Reload the page and try again.")
+            400,
+            _("The form expired or was not sent from this site. Reload the page and try again."),
         )
 
     @app.errorhandler(HTTPException)

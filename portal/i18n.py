@@ -25,7 +25,9 @@ def money(amount: int | None) -> str:
         raise ValueError("money is whole pesos")
     value = int(amount)
     sign = "-" if value < 0 else ""
-    return f"{sign}${format_decimal(abs(value), format='#,##0', locale=str(get_locale() or 'es_CL'))}"
+    return (
+        f"{sign}${format_decimal(abs(value), format='#,##0', locale=str(get_locale() or 'es_CL'))}"
+    )
 
 
 def short_date(value: date | datetime | None) -> str:
@@ -91,4 +93,3 @@ def init_i18n(app: Flask) -> None:
             "current_language": str(get_locale() or "es_CL"),
             "current_path": request.full_path.rstrip("?") if request else "/",
         }
-

@@ -39,7 +39,11 @@ def init_security(app: Flask) -> None:
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if current_app.config["HTTPS"] or request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.endpoint and not request.endpoint.endswith("static") and "Cache-Control" not in headers:
+        if (
+            request.endpoint
+            and not request.endpoint.endswith("static")
+            and "Cache-Control" not in headers
+        ):
             # Pages may hold personal data: never let a shared cache keep them.
             headers["Cache-Control"] = "private, no-cache"
         return response

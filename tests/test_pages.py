@@ -76,3 +76,23 @@ def test_console_script_and_wsgi_entry_point() -> None:
         assert command in result.stdout
     source = (REPO / "wsgi.py").read_text()
     assert "app = create_app()" in source
+
+
+def test_create_admin_command(app: Any, db: Any) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-admin", "jefa@portal.cl", "--name", "Jefa", "--password", "una-clave-segura"])
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.email == "jefa@portal.cl"))
+    assert user.is_admin
+    short = runner.invoke(args=["create-admin", "otra@portal.cl", "--password", "corta"])
+    assert short.exit_code != 0
+    assert db.session.scalar(select(User).where(User.email == "otra@portal.cl")) is None
+
+
+def test_readme_documents_every_setting() -> None:
+    from portal.config import SETTINGS
+
+    readme = (REPO / "README.md").read_text()
+    assert "make run" in readme and "make test" in readme
+    missing = [s.env for s in SETTINGS if f"`{s.env}`" not in readme]
+    assert missing == []

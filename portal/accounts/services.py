@@ -107,7 +107,9 @@ def create_invitation(
 
 def invitation_by_token(session: Session, token: str) -> Invitation | None:
     """Find a pending invitation by its token."""
-    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == _token_hash(token)))
+    invitation = session.scalar(
+        select(Invitation).where(Invitation.token_hash == _token_hash(token))
+    )
     if invitation is None or not invitation.pending:
         return None
     return invitation

@@ -160,7 +160,9 @@ def accept(token: str) -> str | Response:
         if not current_user.is_authenticated or current_user.id != existing.id:
             if current_user.is_authenticated:
                 logout_user()
-            flash(_("Sign in with %(email)s to accept this invitation.", email=existing.email), "info")
+            flash(
+                _("Sign in with %(email)s to accept this invitation.", email=existing.email), "info"
+            )
             return redirect(url_for("accounts.login", next=request.path))
         if form.validate_on_submit():
             accept_invitation(db.session, invitation, existing)

@@ -45,7 +45,10 @@ class InvitationForm(FlaskForm):
         """Require the municipality or the region that the chosen role is scoped to."""
         ok = super().validate(extra_validators)
         if self.role.data == Role.MUNICIPAL_STAFF.value and not self.municipality_id.data:
-            self.municipality_id.errors = [*self.municipality_id.errors, _l("Choose the municipality.")]
+            self.municipality_id.errors = [
+                *self.municipality_id.errors,
+                _l("Choose the municipality."),
+            ]
             ok = False
         if self.role.data == Role.REGIONAL_STAFF.value and not self.region_cut.data:
             self.region_cut.errors = [*self.region_cut.errors, _l("Choose the region.")]

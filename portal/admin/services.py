@@ -14,7 +14,11 @@ class MunicipalityError(ValueError):
 
 
 def create_municipality(
-    session: Session, comuna_cut: str, name: str = "", email: str | None = None, website: str | None = None
+    session: Session,
+    comuna_cut: str,
+    name: str = "",
+    email: str | None = None,
+    website: str | None = None,
 ) -> Municipality:
     """Create the municipality of a comuna; a comuna has at most one."""
     comuna = session.get(Comuna, comuna_cut)

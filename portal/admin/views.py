@@ -76,9 +76,7 @@ def dashboard() -> str:
         .where(Membership.role == Role.REGIONAL_STAFF.value)
         .order_by(Membership.region_cut)
     ).all()
-    admins = db.session.scalars(
-        select(Membership).where(Membership.role == Role.ADMIN.value)
-    ).all()
+    admins = db.session.scalars(select(Membership).where(Membership.role == Role.ADMIN.value)).all()
     invitations = [
         i
         for i in db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()))
@@ -104,7 +102,11 @@ def create_municipality_view() -> str | Response:
     if form.validate_on_submit():
         try:
             municipality = create_municipality(
-                db.session, form.comuna_cut.data or "", form.name.data or "", form.email.data, form.website.data
+                db.session,
+                form.comuna_cut.data or "",
+                form.name.data or "",
+                form.email.data,
+                form.website.data,
             )
         except MunicipalityError:
             form.comuna_cut.errors.append(_("That comuna already has a municipality."))  # type: ignore[attr-defined]

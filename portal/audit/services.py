@@ -58,7 +58,9 @@ def record(
     return entry
 
 
-def changes(obj: object, fields: list[str], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def changes(
+    obj: object, fields: list[str], values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Apply values to obj and return (before, after) of the fields that changed."""
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}

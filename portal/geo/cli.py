@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-
 geo_cli = AppGroup("geo", help="Chile's regions and comunas.")
 
 
