@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 translations: $(STAMP)
-	$(VENV)/bin/pybabel compile --use-fuzzy -d translations -f -q 2>/dev/null || $(VENV)/bin/pybabel compile -d translations -q
+	$(VENV)/bin/pybabel compile -d translations --statistics
 
 db: setup
 	$(PORTAL) db upgrade
