@@ -23,7 +23,7 @@ test-sqlite:
 test-postgresql:
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		echo "== the suite again on PostgreSQL"; \
-		PORTAL_TEST_BACKEND=postgresql $(PY) -m pytest --ignore=tests/core $(PYTEST_ARGS); \
+		PORTAL_TEST_BACKEND=postgresql $(PY) -m pytest --ignore=tests/core --ignore=tests/browser $(PYTEST_ARGS); \
 	else \
 		echo "== PORTAL_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
 	fi
