@@ -74,3 +74,19 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Pa
         assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 15000
         db.engine.dispose()
+
+
+def test_trusted_proxy_gives_rate_limits_the_real_client_address(tmp_path: Path) -> None:
+    from flask import request
+
+    app = create_app({"PORTAL_ENV": "testing", "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "sqlite://", "TRUSTED_PROXIES": 1})
+
+    @app.route("/whoami")
+    def whoami() -> str:
+        return request.remote_addr or ""
+
+    client = app.test_client()
+    assert client.get("/whoami", headers={"X-Forwarded-For": "200.1.2.3"}, environ_base={"REMOTE_ADDR": "10.0.0.1"}).text == "200.1.2.3"
+    plain = create_app({"PORTAL_ENV": "testing", "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "sqlite://"})
+    plain.add_url_rule("/whoami", view_func=whoami)
+    assert plain.test_client().get("/whoami", headers={"X-Forwarded-For": "200.1.2.3"}, environ_base={"REMOTE_ADDR": "10.0.0.1"}).text == "10.0.0.1"
