@@ -1,0 +1,1 @@
+"""Voting: eligibility, ballots, paper ballots and results (built on the rounds)."""
