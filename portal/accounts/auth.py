@@ -22,7 +22,7 @@ def init_login(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please sign in to open that page.")
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    login_manager.session_protection = "basic"  # "strong" would sign out phones that change network
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
