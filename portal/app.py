@@ -14,6 +14,7 @@ BLUEPRINTS = (
     "portal.accounts",
     "portal.admin",
     "portal.staff",
+    "portal.budgeting",
 )
 
 
@@ -76,9 +77,11 @@ def register_blueprints(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Attach the CLI groups of each feature."""
     from portal.commands import create_admin_command, demo_command
+    from portal.budgeting.cli import census_cli
     from portal.geo.cli import geo_cli
 
     app.cli.add_command(geo_cli)
+    app.cli.add_command(census_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(create_admin_command)
 

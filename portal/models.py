@@ -3,3 +3,13 @@
 from portal.accounts.models import Invitation, Membership, User  # noqa: F401
 from portal.audit.models import AuditEntry  # noqa: F401
 from portal.geo.models import Comuna, Municipality, Region  # noqa: F401
+from portal.budgeting.models import (  # noqa: F401
+    Ballot,
+    BallotChoice,
+    CensusEntry,
+    District,
+    Participation,
+    Proposal,
+    ProposalImage,
+    Round,
+)

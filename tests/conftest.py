@@ -223,6 +223,56 @@ class Factory:
         return user
 
 
+    def round(self, municipality: Any, *, phase: str = "proposals", title: str = "Presupuesto participativo 2027", total_budget: int = 10_000_000, **rules: Any) -> Any:
+        """Create a round whose dates put it in the given phase now ('draft': unpublished)."""
+        from datetime import timedelta
+
+        from portal.budgeting.models import DATED_PHASES, Round
+        from portal.database import utcnow
+
+        now = utcnow()
+        order = [p.value for p in DATED_PHASES]
+        current = order.index(phase) if phase in order else 0
+        starts = {}
+        for i, name in enumerate(order):
+            # Phases up to the current one started in the past, the rest start 10 days apart.
+            days = -((current - i) * 10 + 1) if i <= current else (i - current) * 10
+            starts[f"{name}_start"] = now + timedelta(days=days)
+        round_ = Round(
+            municipality_id=municipality.id, title=title, description="Fondos para la economía local.",
+            total_budget=total_budget, themes=["fairs-markets", "local-commerce", "training"],
+            published_at=None if phase == "draft" else now - timedelta(days=60), **starts,
+        )
+        for key, value in rules.items():
+            setattr(round_, key, value)
+        self.db.session.add(round_)
+        self.db.session.commit()
+        return round_
+
+    def district(self, round_: Any, name: str, budget: int, code: str | None = None) -> Any:
+        """Add a district to a round."""
+        from portal.budgeting.models import District
+
+        district = District(round_id=round_.id, name=name, budget=budget, code=code)
+        self.db.session.add(district)
+        self.db.session.commit()
+        return district
+
+    def proposal(self, round_: Any, author: Any, *, district: Any = None, title: str = "Techado para la feria libre", cost: int = 3_000_000, status: str = "submitted", final_cost: int | None = None, theme: str = "fairs-markets") -> Any:
+        """File a proposal directly (tests of the proposal form go through HTTP)."""
+        from portal.budgeting.models import Proposal
+
+        proposal = Proposal(
+            round_id=round_.id, author_id=author.id if author else None,
+            district_id=district.id if district else None, title=title,
+            summary="Un techo para los puestos de la feria.", description="Cubrir los puestos de la feria para que trabajen con lluvia y sol.",
+            theme=theme, estimated_cost=cost, status=status, final_cost=final_cost,
+        )
+        self.db.session.add(proposal)
+        self.db.session.commit()
+        return proposal
+
+
 @pytest.fixture
 def factory(db: Any) -> Factory:
     """Give a test the data factory."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -14,7 +15,16 @@ PUBLIC = {
     "static", "public.home", "public.set_language", "public.health", "public.municipality",
     "public.favicon", "accounts.login", "accounts.logout", "accounts.signup",
     "accounts.forgot_password", "accounts.reset_password", "accounts.accept",
+    "budgeting.list_rounds", "budgeting.show_round", "budgeting.list_proposals",
+    "budgeting.show_proposal", "budgeting.media",
 }
+SIGNED_IN = {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"}
+STAFF_A_ENDPOINTS = [
+    "budgeting.staff_rounds", "budgeting.create_round_view", "budgeting.staff_round",
+    "budgeting.edit_round", "budgeting.publish", "budgeting.advance", "budgeting.edit_rules",
+    "budgeting.edit_district", "budgeting.remove_district", "budgeting.review_list",
+    "budgeting.review", "budgeting.census",
+]
 # Who may open each protected area, by the endpoint's prefix.
 AREAS = {
     "admin.": {"admin"},
@@ -22,12 +32,18 @@ AREAS = {
     "staff.team": {"staff_a"},
     "staff.revoke_team": {"staff_a"},
     "staff.region": {"regional_a"},
-    "accounts.account": {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"},
+    "accounts.account": SIGNED_IN,
+    "budgeting.propose": SIGNED_IN,
+    "budgeting.my_proposals": SIGNED_IN,
+    "budgeting.edit_proposal_view": {"resident"},  # its author only
+    **{endpoint: {"staff_a"} for endpoint in STAFF_A_ENDPOINTS},
 }
 ROLES = ["anonymous", "resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"]
 
 
 def area_of(endpoint: str) -> set[str] | None:
+    if endpoint in AREAS:
+        return AREAS[endpoint]
     for prefix, allowed in AREAS.items():
         if endpoint.startswith(prefix):
             return allowed
@@ -62,21 +78,25 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
     invitation, _ = create_invitation(db.session, "x@valparaiso.cl", Role.MUNICIPAL_STAFF, municipality_id=a.id)
     db.session.commit()
     membership = users["staff_a"].memberships[0]
+    round_ = factory.round(a, phase="proposals")
+    district = factory.district(round_, "Cerro Alegre", 1_000_000)
+    proposal = factory.proposal(round_, users["resident"], district=district)
     values = {
         "slug": a.slug,
         "region": "05",
         "municipality_id": a.id,
         "membership_id": membership.id,
         "invitation_id": invitation.id,
+        "round_id": round_.id,
+        "district_id": district.id,
+        "proposal_id": proposal.id,
+        "filename": "none.jpg",
     }
     return {"users": users, "values": values}
 
 
 def url_for_rule(rule: Rule, values: dict[str, Any]) -> str:
-    path = rule.rule
-    for arg in rule.arguments:
-        path = path.replace(f"<int:{arg}>", str(values[arg])).replace(f"<{arg}>", str(values[arg]))
-    return path
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 
 @pytest.mark.parametrize("role", ROLES)

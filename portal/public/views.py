@@ -17,6 +17,9 @@ from sqlalchemy import select, text
 from werkzeug.wrappers import Response
 
 from portal.accounts.forms import ConfirmForm
+from portal.budgeting.models import Round
+from portal.budgeting.phases import current_phase
+from portal.database import utcnow
 from portal.extensions import db
 from portal.geo.models import Comuna, Municipality, Region
 from portal.geo.services import municipality_by_slug
@@ -37,7 +40,19 @@ def home() -> str:
     by_region: dict[Region, list[Municipality]] = {}
     for municipality, region in rows:
         by_region.setdefault(region, []).append(municipality)
-    return render_template("public/home.html", by_region=by_region)
+    active = db.session.scalars(
+        select(Round)
+        .join(Municipality, Round.municipality_id == Municipality.id)
+        .where(
+            Round.published_at.is_not(None),
+            Round.closed_start > utcnow(),
+            Municipality.active.is_(True),
+        )
+        .order_by(Round.voting_start)
+    ).all()
+    return render_template(
+        "public/home.html", by_region=by_region, active=active, phase_of=current_phase
+    )
 
 
 @bp.route("/idioma", methods=["POST"])
@@ -77,7 +92,14 @@ def municipality(slug: str) -> str:
     found = municipality_by_slug(db.session, slug)
     if found is None:
         abort(404)
-    return render_template("public/municipality.html", municipality=found)
+    rounds = db.session.scalars(
+        select(Round)
+        .where(Round.municipality_id == found.id, Round.published_at.is_not(None))
+        .order_by(Round.proposals_start.desc())
+    ).all()
+    return render_template(
+        "public/municipality.html", municipality=found, rounds=rounds, phase_of=current_phase
+    )
 
 
 @bp.route("/favicon.ico")

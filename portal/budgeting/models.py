@@ -1,0 +1,299 @@
+"""Participatory budgeting rounds, their districts, proposals, census and ballots."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.accounts.models import User
+from portal.database import Base, TimestampMixin, UTCDateTime, utcnow
+from portal.geo.models import Municipality
+
+
+class Phase(StrEnum):
+    """Where a round stands, in order."""
+
+    DRAFT = "draft"
+    PROPOSALS = "proposals"
+    REVIEW = "review"
+    VOTING = "voting"
+    RESULTS = "results"
+    IMPLEMENTATION = "implementation"
+    CLOSED = "closed"
+
+
+# The phases that have a start date, in order (draft ends when the round is published).
+DATED_PHASES = [
+    Phase.PROPOSALS,
+    Phase.REVIEW,
+    Phase.VOTING,
+    Phase.RESULTS,
+    Phase.IMPLEMENTATION,
+    Phase.CLOSED,
+]
+
+
+class Method(StrEnum):
+    """How residents vote (see portal.voting.ballots)."""
+
+    APPROVAL = "approval"
+    KNAPSACK = "knapsack"
+    CUMULATIVE = "cumulative"
+    RANKED = "ranked"
+
+
+class AllocationRule(StrEnum):
+    """How winners are computed from the ballots (see portal.core)."""
+
+    GREEDY = "greedy"
+    GREEDY_THRESHOLD = "greedy-threshold"
+    MES_ADD1 = "mes-add1"
+
+
+class DistrictMode(StrEnum):
+    """Which lists a resident votes in."""
+
+    DISTRICT = "district"
+    DISTRICT_AND_COMUNA = "district-and-comuna"
+
+
+class Eligibility(StrEnum):
+    """Who may vote."""
+
+    CENSUS = "census"
+    CENSUS_OR_DECLARED = "census-or-declared"
+
+
+class ProposalStatus(StrEnum):
+    """Where a proposal stands in the technical review."""
+
+    SUBMITTED = "submitted"
+    FEASIBLE = "feasible"
+    NOT_FEASIBLE = "not_feasible"
+    MERGED = "merged"
+    WITHDRAWN = "withdrawn"
+
+
+THEMES = [
+    "fairs-markets",
+    "local-commerce",
+    "sse-organizations",
+    "tourism",
+    "training",
+    "digitalisation",
+    "other",
+]
+
+
+class Round(TimestampMixin, Base):
+    """One participatory budgeting process of a municipality."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (
+        CheckConstraint("total_budget >= 0", name="total_budget_positive"),
+        CheckConstraint("comuna_wide_budget >= 0", name="comuna_wide_budget_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(
+        ForeignKey("municipalities.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    total_budget: Mapped[int] = mapped_column(Integer)
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    proposals_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    review_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    voting_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    results_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    implementation_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_start: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # Voting rules, frozen once voting opens or a ballot exists.
+    method: Mapped[str] = mapped_column(String(20), default=Method.APPROVAL.value)
+    min_selections: Mapped[int] = mapped_column(Integer, default=1)
+    max_selections: Mapped[int | None] = mapped_column(Integer, default=3)
+    points_total: Mapped[int | None] = mapped_column(Integer)
+    points_cap: Mapped[int | None] = mapped_column(Integer)
+    rank_k: Mapped[int | None] = mapped_column(Integer)
+    allocation_rule: Mapped[str] = mapped_column(String(30), default=AllocationRule.GREEDY.value)
+    threshold_votes: Mapped[int | None] = mapped_column(Integer)
+    district_mode: Mapped[str] = mapped_column(String(30), default=DistrictMode.DISTRICT.value)
+    comuna_wide_budget: Mapped[int] = mapped_column(Integer, default=0)
+    min_age: Mapped[int] = mapped_column(Integer, default=14)
+    age_reference_date: Mapped[date | None] = mapped_column(Date)
+    eligibility: Mapped[str] = mapped_column(String(30), default=Eligibility.CENSUS.value)
+
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
+    districts: Mapped[list[District]] = relationship(
+        back_populates="round", order_by="District.name", cascade="all, delete-orphan"
+    )
+
+    def phase_start(self, phase: Phase) -> datetime:
+        """Return when a dated phase starts."""
+        return getattr(self, f"{phase.value}_start")  # type: ignore[no-any-return]
+
+
+class District(Base):
+    """A sector or unidad vecinal of a round, with its own share of the budget."""
+
+    __tablename__ = "districts"
+    __table_args__ = (
+        UniqueConstraint("round_id", "name"),
+        CheckConstraint("budget >= 0", name="budget_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    code: Mapped[str | None] = mapped_column(String(40))
+    budget: Mapped[int] = mapped_column(Integer)
+
+    round: Mapped[Round] = relationship(back_populates="districts")
+
+
+class Proposal(TimestampMixin, Base):
+    """A project proposed by a resident or an organization; feasible ones go on the ballot."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        CheckConstraint("estimated_cost > 0", name="estimated_cost_positive"),
+        CheckConstraint("final_cost IS NULL OR final_cost > 0", name="final_cost_positive"),
+        Index("ix_proposals_round_status", "round_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    district_id: Mapped[int | None] = mapped_column(
+        ForeignKey("districts.id", ondelete="SET NULL"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(160))
+    summary: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    theme: Mapped[str] = mapped_column(String(40))
+    estimated_cost: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(200))
+    latitude: Mapped[float | None] = mapped_column()
+    longitude: Mapped[float | None] = mapped_column()
+    implementing_organization: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.SUBMITTED.value)
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    final_cost: Mapped[int | None] = mapped_column(Integer)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("proposals.id", ondelete="SET NULL")
+    )
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    round: Mapped[Round] = relationship(lazy="joined")
+    district: Mapped[District | None] = relationship(lazy="joined")
+    author: Mapped[User | None] = relationship()
+    merged_into: Mapped[Proposal | None] = relationship(remote_side=[id])
+    images: Mapped[list[ProposalImage]] = relationship(
+        back_populates="proposal", order_by="ProposalImage.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def on_ballot(self) -> bool:
+        """Tell whether the proposal is a project residents can vote for."""
+        return self.status == ProposalStatus.FEASIBLE.value and self.final_cost is not None
+
+
+class ProposalImage(Base):
+    """A re-encoded image of a proposal, with a thumbnail for lists and the ballot."""
+
+    __tablename__ = "proposal_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposals.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(80), unique=True)
+    thumbnail: Mapped[str] = mapped_column(String(80), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    alt_text: Mapped[str] = mapped_column(String(200), default="")
+
+    proposal: Mapped[Proposal] = relationship(back_populates="images")
+
+
+class CensusEntry(Base):
+    """An eligible resident: only keyed hashes of the RUT and of the ID serial are stored."""
+
+    __tablename__ = "census_entries"
+    __table_args__ = (UniqueConstraint("round_id", "rut_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    rut_hash: Mapped[str] = mapped_column(String(64))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    serial_hash: Mapped[str | None] = mapped_column(String(64))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id", ondelete="SET NULL"))
+
+
+class Ballot(Base):
+    """What one voter chose, with no voter identifier (see Participation)."""
+
+    __tablename__ = "ballots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(10), default="online")
+    receipt_code: Mapped[str] = mapped_column(String(20), unique=True)
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    choices: Mapped[list[BallotChoice]] = relationship(cascade="all, delete-orphan")
+
+
+class BallotChoice(Base):
+    """One project on a ballot: points for cumulative ballots, rank for ranked ballots."""
+
+    __tablename__ = "ballot_choices"
+
+    ballot_id: Mapped[int] = mapped_column(
+        ForeignKey("ballots.id", ondelete="CASCADE"), primary_key=True
+    )
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True
+    )
+    points: Mapped[int] = mapped_column(Integer, default=1)
+    rank: Mapped[int | None] = mapped_column(Integer)
+
+
+class Participation(Base):
+    """That a voter took part in a round: one per voter per round, enforced by the database.
+
+    `ballot_id` lets a voter replace their ballot while voting is open; it is set to NULL for
+    the whole round when results are published, so no one can join voters to choices.
+    """
+
+    __tablename__ = "participations"
+    __table_args__ = (UniqueConstraint("round_id", "voter_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    voter_hash: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(10), default="online")
+    voted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ballot_id: Mapped[int | None] = mapped_column(ForeignKey("ballots.id", ondelete="SET NULL"))
+    self_declared: Mapped[bool] = mapped_column(Boolean, default=False)
