@@ -14,6 +14,7 @@ BLUEPRINTS = (
     "portal.accounts",
     "portal.admin",
     "portal.staff",
+    "portal.economy",
 )
 
 

@@ -3,3 +3,12 @@
 from portal.accounts.models import Invitation, Membership, User  # noqa: F401
 from portal.audit.models import AuditEntry  # noqa: F401
 from portal.geo.models import Comuna, Municipality, Region  # noqa: F401
+from portal.economy.models import (  # noqa: F401
+    Fair,
+    FairOneOff,
+    FairSchedule,
+    FairScheduleException,
+    FundingRule,
+    Organization,
+    OrganizationLocation,
+)

@@ -14,6 +14,9 @@ PUBLIC = {
     "static", "public.home", "public.set_language", "public.health", "public.municipality",
     "public.favicon", "accounts.login", "accounts.logout", "accounts.signup",
     "accounts.forgot_password", "accounts.reset_password", "accounts.accept",
+    "economy.directory", "economy.region_directory", "economy.organization", "economy.register",
+    "economy.fairs", "economy.fair", "economy.fair_ics", "economy.comuna_ics",
+    "economy.fairs_today", "economy.fairs_week",
 }
 # Who may open each protected area, by the endpoint's prefix.
 AREAS = {
@@ -22,6 +25,7 @@ AREAS = {
     "staff.team": {"staff_a"},
     "staff.revoke_team": {"staff_a"},
     "staff.region": {"regional_a"},
+    "economy.staff_": {"staff_a"},
     "accounts.account": {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"},
 }
 ROLES = ["anonymous", "resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"]
@@ -61,6 +65,10 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
     }
     invitation, _ = create_invitation(db.session, "x@valparaiso.cl", Role.MUNICIPAL_STAFF, municipality_id=a.id)
     db.session.commit()
+    from tests.economy.helpers import make_fair, make_organization
+
+    org = make_organization(db, a, name="Cooperativa de Pescadores Artesanales Caleta Portales")
+    fair = make_fair(db, a, organizers=[org])
     membership = users["staff_a"].memberships[0]
     values = {
         "slug": a.slug,
@@ -68,6 +76,8 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
         "municipality_id": a.id,
         "membership_id": membership.id,
         "invitation_id": invitation.id,
+        "org_id": org.id,
+        "fair_id": fair.id,
     }
     return {"users": users, "values": values}
 
