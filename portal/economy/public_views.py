@@ -152,7 +152,7 @@ def organization(slug: str, org_id: int) -> str | Response:
     if not org.is_public and not _can_see_unpublished(org):
         abort(404)
     fairs = db.session.scalars(
-        select(Fair).where(Fair.active.is_(True), (Fair.organizers.contains(org)) | (Fair.vendors.contains(org)))
+        select(Fair).where(Fair.active.is_(True), Fair.organizers.any(Organization.id == org.id) | Fair.vendors.any(Organization.id == org.id))
         .order_by(Fair.name)
     ).all()
     points = map_points_of_organizations([org], organization_url)

@@ -329,7 +329,7 @@ def merge_organizations(session: Session, duplicate: Organization, survivor: Org
         survivor.representative_user_id = duplicate.representative_user_id
         filled["representative_user_id"] = duplicate.representative_user_id
     moved = []
-    for fair in session.scalars(select(Fair).where(or_(Fair.organizers.contains(duplicate), Fair.vendors.contains(duplicate)))):
+    for fair in session.scalars(select(Fair).where(or_(Fair.organizers.any(Organization.id == duplicate.id), Fair.vendors.any(Organization.id == duplicate.id)))):
         for group in (fair.organizers, fair.vendors):
             if duplicate in group:
                 group.remove(duplicate)

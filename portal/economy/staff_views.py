@@ -144,7 +144,7 @@ def staff_edit_organization(slug: str, org_id: int) -> str | Response:
         "economy/staff/organization_form.html", municipality=g.municipality, form=form, org=org,
         confirm=ConfirmForm(), suspend=SuspendForm(prefix="suspend"), merge=merge, statuses=STATUSES,
         fairs=db.session.scalars(select(Fair).where(
-            (Fair.organizers.contains(org)) | (Fair.vendors.contains(org))).order_by(Fair.name)).all(),
+            Fair.organizers.any(Organization.id == org.id) | Fair.vendors.any(Organization.id == org.id)).order_by(Fair.name)).all(),
         public_url=organization_url(org),
     )
 
