@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import sys
+
 import click
 
 from portal.economy import bp
@@ -28,7 +30,7 @@ def _import(slug: str, file: Path, kind: str) -> None:
     def bar(label: str) -> Callable[[Iterable[Any]], Iterable[Any]]:
         def wrap(items: Iterable[Any]) -> Iterable[Any]:
             items = list(items)
-            with click.progressbar(items, label=label, file=click.get_text_stream("stderr")) as progress:
+            with click.progressbar(items, label=label, file=sys.stderr) as progress:
                 yield from progress
         return wrap
 

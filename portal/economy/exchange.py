@@ -238,7 +238,7 @@ def validate_organizations(
             comuna = row.get("comuna", lambda: comunas[normal(raw.get("comuna", "") or municipality.comuna.name)])
             lat = row.get("latitude", lambda: _number(raw.get("latitude", ""), -90, 90))
             lon = row.get("longitude", lambda: _number(raw.get("longitude", ""), -180, 180))
-            if (lat is None) != (lon is None):
+            if bool(raw.get("latitude")) != bool(raw.get("longitude")):
                 row.fail(_("Give both latitude and longitude, or neither."))
             if comuna:
                 location = LocationData(address=raw["address"], comuna_cut=comuna, name=raw.get("location_name", ""),
@@ -309,7 +309,7 @@ def validate_fairs(
             "product_categories": raw.get("product_categories", ""),
             "description": raw.get("description", ""),
         }
-        if (values["latitude"] is None) != (values["longitude"] is None):
+        if bool(raw.get("latitude")) != bool(raw.get("longitude")):
             row.fail(_("Give both latitude and longitude, or neither."))
         schedules: list[ScheduleData] = []
         days = row.get("weekdays", lambda: tuple(dict.fromkeys(WEEKDAY_ALIASES[normal(d)] for d in _split(raw.get("weekdays", "")))))

@@ -106,13 +106,13 @@ def parse_time(value: str) -> time:
 
 def parse_dates(value: str) -> list[date]:
     """Read dates separated by commas, semicolons or lines; sorted, without repeats."""
-    return sorted({parse_date(part) for part in re.split(r"[,;\n]+", value or "") if part.strip()})
+    return sorted({parse_date(part) for part in re.split(r"[,;|\n]+", value or "") if part.strip()})
 
 
 def parse_one_offs(value: str) -> list[tuple[date, time, time]]:
     """Read one-off fair days, one per line or ';': '24-12-2026 10:00-22:00'."""
     found: dict[date, tuple[date, time, time]] = {}
-    for part in re.split(r"[;\n]+", value or ""):
+    for part in re.split(r"[;|\n]+", value or ""):
         text = part.strip()
         if not text:
             continue
