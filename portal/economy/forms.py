@@ -36,7 +36,14 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts.forms import MIN_PASSWORD
 from portal.economy.services import clean_rut, parse_dates, parse_one_offs
-from portal.economy.vocab import FAIR_KINDS, LEGAL_FORMS, QUALIFIERS, SECTORS, WEEKDAY_LABELS, choices
+from portal.economy.vocab import (
+    FAIR_KINDS,
+    LEGAL_FORMS,
+    QUALIFIERS,
+    SECTORS,
+    WEEKDAY_LABELS,
+    choices,
+)
 
 
 class MultiCheckboxField(SelectMultipleField):

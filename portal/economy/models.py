@@ -21,8 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.database import Base, TimestampMixin, UTCDateTime
-from portal.geo.models import Comuna, Municipality
 from portal.economy.vocab import INFORMAL_FORMS, QUALIFIERS
+from portal.geo.models import Comuna, Municipality
 
 fair_organizers = Table(
     "economy_fair_organizers",

@@ -29,8 +29,8 @@ from portal.economy.models import (
 )
 from portal.economy.schedule import (
     SANTIAGO,
-    OneOff,
     Occurrence,
+    OneOff,
     WeeklyRule,
     occurrences,
     parse_byday,

@@ -13,7 +13,14 @@ from werkzeug.wrappers import Response
 from portal.accounts.auth import municipal_staff_required
 from portal.accounts.forms import ConfirmForm
 from portal.economy import bp, exchange
-from portal.economy.forms import FairForm, ImportForm, MergeForm, OrganizationForm, SuspendForm, coordinate
+from portal.economy.forms import (
+    FairForm,
+    ImportForm,
+    MergeForm,
+    OrganizationForm,
+    SuspendForm,
+    coordinate,
+)
 from portal.economy.models import Fair, Organization
 from portal.economy.public_views import _locations, fair_url, organization_url
 from portal.economy.services import (

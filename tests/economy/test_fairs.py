@@ -36,6 +36,7 @@ def always_open(db: Any, municipality: Any, name: str, **kw: Any) -> Any:
 
 
 def test_staff_create_a_fair_with_schedule_exceptions_and_one_offs(client: Any, db: Any, valpo: Any, staff: Any) -> None:
+    ensure_default_rules(db.session)  # seeded by the migration; PostgreSQL runs empty the table between tests
     union = make_organization(db, valpo, name="Sindicato Feria Libre Avenida Argentina", rut="70.360.100-6",
                               legal_form="independent_union", sector="retail")
     login(client, staff.email)
