@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgresql setup db demo translations i18n lint bench clean
+.PHONY: run test test-sqlite test-postgresql setup assets db demo translations i18n lint bench clean
 
 ## run: set everything up and serve the portal on SQLite with demo data
 run: setup db demo
@@ -28,7 +28,17 @@ test-postgresql:
 		echo "== PORTAL_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
 	fi
 
-setup: $(STAMP) translations
+setup: $(STAMP) translations assets
+
+## assets: install Leaflet from the npm registry (package-lock.json) into static/vendor/
+assets: static/vendor/leaflet/leaflet.js
+
+static/vendor/leaflet/leaflet.js: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	rm -rf static/vendor/leaflet
+	mkdir -p static/vendor/leaflet
+	cp -R node_modules/leaflet/dist/. static/vendor/leaflet/
+	@touch $@
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,7 +47,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 translations: $(STAMP)
-	$(VENV)/bin/pybabel compile -d translations --statistics
+	$(VENV)/bin/pybabel compile -d translations --statistics >/dev/null
 
 db: setup
 	$(PORTAL) db upgrade
@@ -59,4 +69,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/tally.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules static/vendor

@@ -15,6 +15,7 @@ BLUEPRINTS = (
     "portal.admin",
     "portal.staff",
     "portal.budgeting",
+    "portal.economy",
 )
 
 

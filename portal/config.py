@@ -15,6 +15,12 @@ class ConfigError(RuntimeError):
     """Raised when the environment cannot give a safe configuration."""
 
 
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_TILE_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable the portal reads, for the README's table."""
@@ -93,6 +99,8 @@ SETTINGS: list[Setting] = [
         "How many reverse proxies (nginx, a load balancer) stand in front; their X-Forwarded-* headers are trusted so that rate limits see the real client address.",
     ),
     Setting("PORTAL_DEFAULT_LOCALE", "es_CL", "Language of a visitor who has not chosen one."),
+    Setting("PORTAL_MAP_TILE_URL", DEFAULT_TILE_URL, "Tile URL template of the maps (Leaflet `{z}/{x}/{y}`); its host is allowed in the CSP `img-src`."),
+    Setting("PORTAL_MAP_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION, "Attribution shown on the maps, as the tile server's terms require (HTML)."),
 ]
 
 
@@ -189,8 +197,23 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "ARGON2_MEMORY_COST": 65536,
         "TESTING": env == "testing",
     }
+    tile_url = os.environ.get("PORTAL_MAP_TILE_URL", "") or DEFAULT_TILE_URL
+    config["MAP_TILE_URL"] = tile_url
+    config["MAP_ATTRIBUTION"] = os.environ.get("PORTAL_MAP_ATTRIBUTION", "") or DEFAULT_TILE_ATTRIBUTION
+    config["CSP_EXTRA_IMG_SRC"] = tile_sources(tile_url)
     config.update(overrides)
     return config
+
+
+def tile_sources(tile_url: str) -> list[str]:
+    """Return the CSP source of a tile URL template: its scheme and host ({s} → any subdomain)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(tile_url.replace("{s}.", "SUBDOMAIN."))
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return []
+    host = parts.netloc.replace("SUBDOMAIN.", "*.")
+    return [f"{parts.scheme}://{host}"]
 
 
 def normalise_database_url(url: str) -> str:

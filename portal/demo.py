@@ -100,6 +100,15 @@ DemoStep = Callable[[Session, DemoContext], None]
 DEMO_STEPS: list[DemoStep] = [base_step]
 
 
+def _economy_step(session: Session, ctx: DemoContext) -> None:
+    from portal.economy.demo import economy_step
+
+    economy_step(session, ctx)
+
+
+DEMO_STEPS.append(_economy_step)
+
+
 def load_demo(session: Session) -> DemoContext:
     """Run every demo step; the caller commits."""
     ctx = DemoContext()

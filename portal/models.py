@@ -13,3 +13,12 @@ from portal.budgeting.models import (  # noqa: F401
     ProposalImage,
     Round,
 )
+from portal.economy.models import (  # noqa: F401
+    Fair,
+    FairOneOff,
+    FairSchedule,
+    FairScheduleException,
+    FundingRule,
+    Organization,
+    OrganizationLocation,
+)

@@ -17,6 +17,9 @@ PUBLIC = {
     "accounts.forgot_password", "accounts.reset_password", "accounts.accept",
     "budgeting.list_rounds", "budgeting.show_round", "budgeting.list_proposals",
     "budgeting.show_proposal", "budgeting.media",
+    "economy.directory", "economy.region_directory", "economy.organization", "economy.register",
+    "economy.fairs", "economy.fair", "economy.fair_ics", "economy.comuna_ics",
+    "economy.fairs_today", "economy.fairs_week",
 }
 SIGNED_IN = {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"}
 STAFF_A_ENDPOINTS = [
@@ -37,6 +40,7 @@ AREAS = {
     "budgeting.my_proposals": SIGNED_IN,
     "budgeting.edit_proposal_view": {"resident"},  # its author only
     **{endpoint: {"staff_a"} for endpoint in STAFF_A_ENDPOINTS},
+    "economy.staff_": {"staff_a"},
 }
 ROLES = ["anonymous", "resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"]
 
@@ -77,6 +81,10 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
     }
     invitation, _ = create_invitation(db.session, "x@valparaiso.cl", Role.MUNICIPAL_STAFF, municipality_id=a.id)
     db.session.commit()
+    from tests.economy.helpers import make_fair, make_organization
+
+    org = make_organization(db, a, name="Cooperativa de Pescadores Artesanales Caleta Portales")
+    fair = make_fair(db, a, organizers=[org])
     membership = users["staff_a"].memberships[0]
     round_ = factory.round(a, phase="proposals")
     district = factory.district(round_, "Cerro Alegre", 1_000_000)
@@ -91,6 +99,9 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
         "district_id": district.id,
         "proposal_id": proposal.id,
         "filename": "none.jpg",
+        "org_id": org.id,
+        "fair_id": fair.id,
+        "region_slug": "valparaiso",
     }
     return {"users": users, "values": values}
 

@@ -58,7 +58,11 @@ def watch(page: Any) -> Problems:
     problems = Problems()
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+    # A request the browser itself cancels because the page navigated away is not a failure.
+    page.on(
+        "requestfailed",
+        lambda r: None if "ERR_ABORTED" in (r.failure or "") else problems.append(f"failed request: {r.url} {r.failure}"),
+    )
     return problems
 
 
