@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, abort, current_app, request
 from werkzeug.wrappers import Response
 
 
@@ -26,7 +26,15 @@ def content_security_policy() -> str:
 
 
 def init_security(app: Flask) -> None:
-    """Add the security headers to every response."""
+    """Refuse NUL bytes in input and add the security headers to every response."""
+
+    @app.before_request
+    def refuse_nul_bytes() -> None:
+        # No text a person types contains NUL, and PostgreSQL cannot store it: refuse it early.
+        for source in (request.args, request.form):
+            for _key, values in source.lists():
+                if any("\x00" in value for value in values):
+                    abort(400)
 
     @app.after_request
     def add_headers(response: Response) -> Response:

@@ -125,3 +125,10 @@ def test_admin_writes_are_audited_and_staff_read_their_log(app: Any, client: Any
     foreign = app.test_client()
     login(foreign, "staff@concepcion.cl")
     assert "municipality.create" not in foreign.get("/gestion/concepcion/auditoria").get_data(as_text=True)
+
+
+def test_nul_bytes_in_input_are_a_bad_request(client: Any) -> None:
+    assert client.get("/?q=a%00b").status_code == 400
+    response = post_form(client, "/ingresar", {"email": "a\x00@example.cl", "password": "x"})
+    assert response.status_code == 400
+    assert "Solicitud no válida" in response.get_data(as_text=True)
