@@ -87,7 +87,10 @@ def pesos(label: Any, *, required: bool = True, minimum: int = 1, description: A
     """An amount of whole pesos."""
     return IntegerField(
         label,
-        validators=[InputRequired() if required else Optional(), NumberRange(min=minimum, max=MAX_PESOS)],
+        validators=[
+            InputRequired() if required else Optional(),
+            NumberRange(min=minimum, max=MAX_PESOS, message=_l("Write a whole number of pesos from %(min)s up to %(max)s.")),
+        ],
         description=description,
     )
 
@@ -101,12 +104,12 @@ class RoundForm(FlaskForm):
     themes = MultiCheckboxField(
         _l("Themes"), choices=list(THEME_LABELS.items()), validators=[DataRequired()]
     )
-    proposals_start = LocalDateTimeField(_l("Proposals open"), validators=[DataRequired()])
-    review_start = LocalDateTimeField(_l("Technical review starts"), validators=[DataRequired()])
-    voting_start = LocalDateTimeField(_l("Voting opens"), validators=[DataRequired()])
-    results_start = LocalDateTimeField(_l("Voting closes and results follow"), validators=[DataRequired()])
-    implementation_start = LocalDateTimeField(_l("Implementation starts"), validators=[DataRequired()])
-    closed_start = LocalDateTimeField(_l("Round closes"), validators=[DataRequired()])
+    proposals_start = LocalDateTimeField(_l("Proposals open"), validators=[InputRequired()])
+    review_start = LocalDateTimeField(_l("Technical review starts"), validators=[InputRequired()])
+    voting_start = LocalDateTimeField(_l("Voting opens"), validators=[InputRequired()])
+    results_start = LocalDateTimeField(_l("Voting closes and results follow"), validators=[InputRequired()])
+    implementation_start = LocalDateTimeField(_l("Implementation starts"), validators=[InputRequired()])
+    closed_start = LocalDateTimeField(_l("Round closes"), validators=[InputRequired()])
 
 
 class RulesForm(FlaskForm):

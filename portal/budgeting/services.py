@@ -164,13 +164,14 @@ def advance_phase(session: Session, round_: Round, now: datetime | None = None) 
     if step is None:
         raise RoundError("already-closed")
     phase, start = step
+    previous = current_phase(round_, now)
     setattr(round_, f"{phase.value}_start", now)
     record(
         session,
         "round.advance",
         "round",
         round_.id,
-        before={"phase": current_phase(round_, now).value, f"{phase.value}_start": start},
+        before={"phase": previous.value, f"{phase.value}_start": start},
         after={f"{phase.value}_start": now},
         **_scope(round_),
     )
