@@ -77,8 +77,8 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the CLI groups of each feature."""
-    from portal.commands import create_admin_command, demo_command
     from portal.budgeting.cli import census_cli
+    from portal.commands import create_admin_command, demo_command
     from portal.geo.cli import geo_cli
 
     app.cli.add_command(geo_cli)

@@ -99,8 +99,16 @@ SETTINGS: list[Setting] = [
         "How many reverse proxies (nginx, a load balancer) stand in front; their X-Forwarded-* headers are trusted so that rate limits see the real client address.",
     ),
     Setting("PORTAL_DEFAULT_LOCALE", "es_CL", "Language of a visitor who has not chosen one."),
-    Setting("PORTAL_MAP_TILE_URL", DEFAULT_TILE_URL, "Tile URL template of the maps (Leaflet `{z}/{x}/{y}`); its host is allowed in the CSP `img-src`."),
-    Setting("PORTAL_MAP_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION, "Attribution shown on the maps, as the tile server's terms require (HTML)."),
+    Setting(
+        "PORTAL_MAP_TILE_URL",
+        DEFAULT_TILE_URL,
+        "Tile URL template of the maps (Leaflet `{z}/{x}/{y}`); its host is allowed in the CSP `img-src`.",
+    ),
+    Setting(
+        "PORTAL_MAP_ATTRIBUTION",
+        DEFAULT_TILE_ATTRIBUTION,
+        "Attribution shown on the maps, as the tile server's terms require (HTML).",
+    ),
 ]
 
 
@@ -199,7 +207,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     }
     tile_url = os.environ.get("PORTAL_MAP_TILE_URL", "") or DEFAULT_TILE_URL
     config["MAP_TILE_URL"] = tile_url
-    config["MAP_ATTRIBUTION"] = os.environ.get("PORTAL_MAP_ATTRIBUTION", "") or DEFAULT_TILE_ATTRIBUTION
+    config["MAP_ATTRIBUTION"] = (
+        os.environ.get("PORTAL_MAP_ATTRIBUTION", "") or DEFAULT_TILE_ATTRIBUTION
+    )
     config["CSP_EXTRA_IMG_SRC"] = tile_sources(tile_url)
     config.update(overrides)
     return config

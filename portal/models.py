@@ -2,7 +2,6 @@
 
 from portal.accounts.models import Invitation, Membership, User  # noqa: F401
 from portal.audit.models import AuditEntry  # noqa: F401
-from portal.geo.models import Comuna, Municipality, Region  # noqa: F401
 from portal.budgeting.models import (  # noqa: F401
     Ballot,
     BallotChoice,
@@ -22,3 +21,4 @@ from portal.economy.models import (  # noqa: F401
     Organization,
     OrganizationLocation,
 )
+from portal.geo.models import Comuna, Municipality, Region  # noqa: F401

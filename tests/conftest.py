@@ -169,7 +169,14 @@ def csrf_token(client: FlaskClient, path: str = "/") -> str:
     return match.group(1)
 
 
-def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None, *, token_from: str | None = None, **kwargs: Any) -> Any:
+def post_form(
+    client: FlaskClient,
+    path: str,
+    data: dict[str, Any] | None = None,
+    *,
+    token_from: str | None = None,
+    **kwargs: Any,
+) -> Any:
     """POST a form the way a browser would: with the session's CSRF token."""
     payload = dict(data or {})
     payload.setdefault("csrf_token", csrf_token(client, token_from or "/"))
@@ -178,7 +185,9 @@ def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
     """Sign a client in through the login form."""
-    response = post_form(client, "/ingresar", {"email": email, "password": password}, token_from="/ingresar")
+    response = post_form(
+        client, "/ingresar", {"email": email, "password": password}, token_from="/ingresar"
+    )
     assert response.status_code == 302, f"login failed for {email}"
     return response
 
@@ -196,7 +205,9 @@ class Factory:
 
         from portal.geo.models import Comuna, Municipality
 
-        existing = self.db.session.scalar(select(Municipality).where(Municipality.comuna_cut == comuna_cut))
+        existing = self.db.session.scalar(
+            select(Municipality).where(Municipality.comuna_cut == comuna_cut)
+        )
         if existing:
             return existing
         comuna = self.db.session.get(Comuna, comuna_cut)
@@ -207,7 +218,15 @@ class Factory:
         self.db.session.commit()
         return municipality
 
-    def user(self, email: str | None = None, *, role: str | None = None, municipality: Any = None, region: str | None = None, name: str = "Test Person") -> Any:
+    def user(
+        self,
+        email: str | None = None,
+        *,
+        role: str | None = None,
+        municipality: Any = None,
+        region: str | None = None,
+        name: str = "Test Person",
+    ) -> Any:
         """Create a user, optionally with a role."""
         from portal.accounts.services import add_membership, create_user
 
@@ -222,8 +241,15 @@ class Factory:
         self.db.session.commit()
         return user
 
-
-    def round(self, municipality: Any, *, phase: str = "proposals", title: str = "Presupuesto participativo 2027", total_budget: int = 10_000_000, **rules: Any) -> Any:
+    def round(
+        self,
+        municipality: Any,
+        *,
+        phase: str = "proposals",
+        title: str = "Presupuesto participativo 2027",
+        total_budget: int = 10_000_000,
+        **rules: Any,
+    ) -> Any:
         """Create a round whose dates put it in the given phase now ('draft': unpublished)."""
         from datetime import timedelta
 
@@ -239,9 +265,13 @@ class Factory:
             days = -((current - i) * 10 + 1) if i <= current else (i - current) * 10
             starts[f"{name}_start"] = now + timedelta(days=days)
         round_ = Round(
-            municipality_id=municipality.id, title=title, description="Fondos para la economía local.",
-            total_budget=total_budget, themes=["fairs-markets", "local-commerce", "training"],
-            published_at=None if phase == "draft" else now - timedelta(days=60), **starts,
+            municipality_id=municipality.id,
+            title=title,
+            description="Fondos para la economía local.",
+            total_budget=total_budget,
+            themes=["fairs-markets", "local-commerce", "training"],
+            published_at=None if phase == "draft" else now - timedelta(days=60),
+            **starts,
         )
         for key, value in rules.items():
             setattr(round_, key, value)
@@ -258,15 +288,32 @@ class Factory:
         self.db.session.commit()
         return district
 
-    def proposal(self, round_: Any, author: Any, *, district: Any = None, title: str = "Techado para la feria libre", cost: int = 3_000_000, status: str = "submitted", final_cost: int | None = None, theme: str = "fairs-markets") -> Any:
+    def proposal(
+        self,
+        round_: Any,
+        author: Any,
+        *,
+        district: Any = None,
+        title: str = "Techado para la feria libre",
+        cost: int = 3_000_000,
+        status: str = "submitted",
+        final_cost: int | None = None,
+        theme: str = "fairs-markets",
+    ) -> Any:
         """File a proposal directly (tests of the proposal form go through HTTP)."""
         from portal.budgeting.models import Proposal
 
         proposal = Proposal(
-            round_id=round_.id, author_id=author.id if author else None,
-            district_id=district.id if district else None, title=title,
-            summary="Un techo para los puestos de la feria.", description="Cubrir los puestos de la feria para que trabajen con lluvia y sol.",
-            theme=theme, estimated_cost=cost, status=status, final_cost=final_cost,
+            round_id=round_.id,
+            author_id=author.id if author else None,
+            district_id=district.id if district else None,
+            title=title,
+            summary="Un techo para los puestos de la feria.",
+            description="Cubrir los puestos de la feria para que trabajen con lluvia y sol.",
+            theme=theme,
+            estimated_cost=cost,
+            status=status,
+            final_cost=final_cost,
         )
         self.db.session.add(proposal)
         self.db.session.commit()

@@ -12,21 +12,48 @@ from tests.conftest import csrf_token, login
 
 # Routes open to everyone (residents need no account to read).
 PUBLIC = {
-    "static", "public.home", "public.set_language", "public.health", "public.municipality",
-    "public.favicon", "accounts.login", "accounts.logout", "accounts.signup",
-    "accounts.forgot_password", "accounts.reset_password", "accounts.accept",
-    "budgeting.list_rounds", "budgeting.show_round", "budgeting.list_proposals",
-    "budgeting.show_proposal", "budgeting.media",
-    "economy.directory", "economy.region_directory", "economy.organization", "economy.register",
-    "economy.fairs", "economy.fair", "economy.fair_ics", "economy.comuna_ics",
-    "economy.fairs_today", "economy.fairs_week",
+    "static",
+    "public.home",
+    "public.set_language",
+    "public.health",
+    "public.municipality",
+    "public.favicon",
+    "accounts.login",
+    "accounts.logout",
+    "accounts.signup",
+    "accounts.forgot_password",
+    "accounts.reset_password",
+    "accounts.accept",
+    "budgeting.list_rounds",
+    "budgeting.show_round",
+    "budgeting.list_proposals",
+    "budgeting.show_proposal",
+    "budgeting.media",
+    "economy.directory",
+    "economy.region_directory",
+    "economy.organization",
+    "economy.register",
+    "economy.fairs",
+    "economy.fair",
+    "economy.fair_ics",
+    "economy.comuna_ics",
+    "economy.fairs_today",
+    "economy.fairs_week",
 }
 SIGNED_IN = {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"}
 STAFF_A_ENDPOINTS = [
-    "budgeting.staff_rounds", "budgeting.create_round_view", "budgeting.staff_round",
-    "budgeting.edit_round", "budgeting.publish", "budgeting.advance", "budgeting.edit_rules",
-    "budgeting.edit_district", "budgeting.remove_district", "budgeting.review_list",
-    "budgeting.review", "budgeting.census",
+    "budgeting.staff_rounds",
+    "budgeting.create_round_view",
+    "budgeting.staff_round",
+    "budgeting.edit_round",
+    "budgeting.publish",
+    "budgeting.advance",
+    "budgeting.edit_rules",
+    "budgeting.edit_district",
+    "budgeting.remove_district",
+    "budgeting.review_list",
+    "budgeting.review",
+    "budgeting.census",
 ]
 # Who may open each protected area, by the endpoint's prefix.
 AREAS = {
@@ -79,7 +106,9 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
         "regional_b": factory.user("difoi@gore08.cl", role="regional_staff", region="08"),
         "admin": factory.user("admin@portal.cl", role="admin"),
     }
-    invitation, _ = create_invitation(db.session, "x@valparaiso.cl", Role.MUNICIPAL_STAFF, municipality_id=a.id)
+    invitation, _ = create_invitation(
+        db.session, "x@valparaiso.cl", Role.MUNICIPAL_STAFF, municipality_id=a.id
+    )
     db.session.commit()
     from tests.economy.helpers import make_fair, make_organization
 
@@ -143,12 +172,17 @@ def test_unknown_municipality_in_a_staff_route_is_404(app: Any, world: dict[str,
     assert client.get("/region/99/").status_code == 404
 
 
-def test_staff_cannot_revoke_another_municipalitys_invitation(app: Any, world: dict[str, Any], factory: Any, db: Any) -> None:
+def test_staff_cannot_revoke_another_municipalitys_invitation(
+    app: Any, world: dict[str, Any], factory: Any, db: Any
+) -> None:
     from portal.accounts.models import Invitation
 
     client = app.test_client()
     login(client, "staff@concepcion.cl")
     invitation_id = world["values"]["invitation_id"]
-    response = client.post(f"/gestion/concepcion/equipo/invitaciones/{invitation_id}/revocar", data={"csrf_token": csrf_token(client)})
+    response = client.post(
+        f"/gestion/concepcion/equipo/invitaciones/{invitation_id}/revocar",
+        data={"csrf_token": csrf_token(client)},
+    )
     assert response.status_code == 404
     assert db.session.get(Invitation, invitation_id).revoked_at is None

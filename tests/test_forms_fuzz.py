@@ -44,7 +44,11 @@ def forms_on(html: str, page_url: str) -> list[tuple[str, list[str]]]:
         names = []
         for _tag, field_attrs in FIELD_RE.findall(body):
             fa = dict(ATTR_RE.findall(field_attrs))
-            if fa.get("name") and fa["name"] != "csrf_token" and fa.get("type") not in ("submit", "file"):
+            if (
+                fa.get("name")
+                and fa["name"] != "csrf_token"
+                and fa.get("type") not in ("submit", "file")
+            ):
                 names.append(fa["name"])
         found.append((action, names))
     return found
@@ -81,5 +85,7 @@ def test_every_form_survives_hostile_input(app: Any, world: dict[str, Any], role
                 posted += 1
                 assert result.status_code < 500, (role, action, nasty[:30])
                 if result.status_code == 200:
-                    assert "<script>alert(1)</script>" not in result.get_data(as_text=True), (action,)
+                    assert "<script>alert(1)</script>" not in result.get_data(as_text=True), (
+                        action,
+                    )
     assert posted > 0

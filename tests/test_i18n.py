@@ -21,7 +21,10 @@ def extracted_ids() -> set[str]:
     method_map = [("portal/**.py", "python"), ("portal/**/templates/**.html", "jinja2")]
     ids: set[str] = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(REPO), method_map=method_map, options_map={"portal/**/templates/**.html": {"extensions": "jinja2.ext.do"}}, keywords=KEYWORDS
+        str(REPO),
+        method_map=method_map,
+        options_map={"portal/**/templates/**.html": {"extensions": "jinja2.ext.do"}},
+        keywords=KEYWORDS,
     ):
         ids.add(message if isinstance(message, str) else message[0])
     return ids
@@ -37,8 +40,7 @@ def test_every_string_has_a_spanish_translation() -> None:
     missing = sorted(
         msgid
         for msgid in extracted_ids()
-        if msgid
-        and (msgid not in es or not es[msgid].string or es[msgid].fuzzy)
+        if msgid and (msgid not in es or not es[msgid].string or es[msgid].fuzzy)
     )
     assert missing == [], f"strings missing from translations/es: {missing}"
 
@@ -48,7 +50,9 @@ def test_placeholders_survive_translation() -> None:
 
     for message in catalog("es"):
         if message.id and message.string and isinstance(message.id, str):
-            assert set(re.findall(r"%\(\w+\)\w", message.id)) == set(re.findall(r"%\(\w+\)\w", message.string)), message.id
+            assert set(re.findall(r"%\(\w+\)\w", message.id)) == set(
+                re.findall(r"%\(\w+\)\w", message.string)
+            ), message.id
 
 
 def test_pages_are_spanish_by_default_and_english_on_request(client: Any) -> None:
@@ -76,7 +80,12 @@ def test_unknown_language_is_ignored(client: Any) -> None:
 
 @pytest.mark.parametrize(
     ("lang", "amount", "expected"),
-    [("es_CL", 1500000, "$1.500.000"), ("es_CL", 0, "$0"), ("es_CL", -2500, "-$2.500"), ("en", 1500000, "$1,500,000")],
+    [
+        ("es_CL", 1500000, "$1.500.000"),
+        ("es_CL", 0, "$0"),
+        ("es_CL", -2500, "-$2.500"),
+        ("en", 1500000, "$1,500,000"),
+    ],
 )
 def test_money_is_whole_pesos(app: Any, lang: str, amount: int, expected: str) -> None:
     with app.test_request_context(headers={"Cookie": f"lang={lang}"}):

@@ -34,12 +34,21 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
     admin.dispose()
 
 
-def test_upgrade_from_empty_downgrade_to_base_and_upgrade_again(empty_database_url: str, tmp_path: Path) -> None:
+def test_upgrade_from_empty_downgrade_to_base_and_upgrade_again(
+    empty_database_url: str, tmp_path: Path
+) -> None:
     app = create_app(base_config(tmp_path, empty_database_url))
     with app.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())
-        assert {"regions", "comunas", "municipalities", "users", "memberships", "audit_entries"} <= tables
+        assert {
+            "regions",
+            "comunas",
+            "municipalities",
+            "users",
+            "memberships",
+            "audit_entries",
+        } <= tables
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()

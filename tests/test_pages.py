@@ -18,7 +18,11 @@ def test_home_lists_municipalities_by_region(client: Any, factory: Any) -> None:
     factory.municipality("08101")
     html = client.get("/").get_data(as_text=True)
     assert html.index("Región de Valparaíso") < html.index("Municipalidad de Valparaíso")
-    assert html.index("Municipalidad de Valparaíso") < html.index("Región del Biobío") < html.index("Municipalidad de Concepción")
+    assert (
+        html.index("Municipalidad de Valparaíso")
+        < html.index("Región del Biobío")
+        < html.index("Municipalidad de Concepción")
+    )
     assert 'href="/valparaiso/"' in html
 
 
@@ -48,11 +52,17 @@ def test_demo_is_idempotent(app: Any, db: Any) -> None:
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
     assert "admin@portal.demo" in first.output
-    counts = [db.session.scalar(select(func.count()).select_from(m)) for m in (User, Membership, Municipality)]
+    counts = [
+        db.session.scalar(select(func.count()).select_from(m))
+        for m in (User, Membership, Municipality)
+    ]
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0, second.output
     db.session.expire_all()
-    assert [db.session.scalar(select(func.count()).select_from(m)) for m in (User, Membership, Municipality)] == counts
+    assert [
+        db.session.scalar(select(func.count()).select_from(m))
+        for m in (User, Membership, Municipality)
+    ] == counts
     assert counts[2] == 4
 
 
@@ -80,7 +90,9 @@ def test_console_script_and_wsgi_entry_point() -> None:
 
 def test_create_admin_command(app: Any, db: Any) -> None:
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["create-admin", "jefa@portal.cl", "--name", "Jefa", "--password", "una-clave-segura"])
+    result = runner.invoke(
+        args=["create-admin", "jefa@portal.cl", "--name", "Jefa", "--password", "una-clave-segura"]
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.email == "jefa@portal.cl"))
     assert user.is_admin

@@ -49,7 +49,9 @@ def test_form_post_without_csrf_token_is_refused(client: Any, factory: Any) -> N
 def test_session_cookie_is_httponly_and_samesite(client: Any, factory: Any) -> None:
     factory.user("ana@example.cl")
     response = login(client, "ana@example.cl")
-    cookie = next(v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session="))
+    cookie = next(
+        v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session=")
+    )
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
 
@@ -102,10 +104,16 @@ def test_audit_log_is_append_only(db: Any, factory: Any) -> None:
     assert db.session.get(AuditEntry, entry.id).action == "test.action"
 
 
-def test_admin_writes_are_audited_and_staff_read_their_log(app: Any, client: Any, factory: Any, db: Any) -> None:
+def test_admin_writes_are_audited_and_staff_read_their_log(
+    app: Any, client: Any, factory: Any, db: Any
+) -> None:
     factory.user("admin@portal.cl", role="admin")
     login(client, "admin@portal.cl")
-    response = post_form(client, "/admin/municipios/nuevo", {"comuna_cut": "05109", "name": "", "email": "", "website": ""})
+    response = post_form(
+        client,
+        "/admin/municipios/nuevo",
+        {"comuna_cut": "05109", "name": "", "email": "", "website": ""},
+    )
     assert response.status_code == 302
     entry = db.session.query(AuditEntry).filter_by(action="municipality.create").one()
     assert entry.actor == "admin@portal.cl"
@@ -115,7 +123,9 @@ def test_admin_writes_are_audited_and_staff_read_their_log(app: Any, client: Any
     vina = entry.municipality_id
     from portal.geo.models import Municipality
 
-    factory.user("staff@vina.cl", role="municipal_staff", municipality=db.session.get(Municipality, vina))
+    factory.user(
+        "staff@vina.cl", role="municipal_staff", municipality=db.session.get(Municipality, vina)
+    )
     other = factory.municipality("08101")
     factory.user("staff@concepcion.cl", role="municipal_staff", municipality=other)
     staff = app.test_client()
@@ -124,7 +134,9 @@ def test_admin_writes_are_audited_and_staff_read_their_log(app: Any, client: Any
     assert "municipality.create" in log and "admin@portal.cl" in log
     foreign = app.test_client()
     login(foreign, "staff@concepcion.cl")
-    assert "municipality.create" not in foreign.get("/gestion/concepcion/auditoria").get_data(as_text=True)
+    assert "municipality.create" not in foreign.get("/gestion/concepcion/auditoria").get_data(
+        as_text=True
+    )
 
 
 def test_nul_bytes_in_input_are_a_bad_request(client: Any) -> None:

@@ -18,9 +18,31 @@ from portal.text import fold
 
 COLUMNS = {
     "rut": {"rut", "run", "rut/run"},
-    "birth_date": {"fecha_nacimiento", "fecha de nacimiento", "nacimiento", "birth_date", "date_of_birth", "dob"},
-    "serial": {"numero_serie", "numero de serie", "serie", "serial", "id_serial", "numero_documento", "n serie"},
-    "district": {"sector", "district", "distrito", "unidad_vecinal", "unidad vecinal", "territorio"},
+    "birth_date": {
+        "fecha_nacimiento",
+        "fecha de nacimiento",
+        "nacimiento",
+        "birth_date",
+        "date_of_birth",
+        "dob",
+    },
+    "serial": {
+        "numero_serie",
+        "numero de serie",
+        "serie",
+        "serial",
+        "id_serial",
+        "numero_documento",
+        "n serie",
+    },
+    "district": {
+        "sector",
+        "district",
+        "distrito",
+        "unidad_vecinal",
+        "unidad vecinal",
+        "territorio",
+    },
 }
 BATCH = 5000
 
@@ -153,7 +175,9 @@ def parse_census(
                 found.append(CensusProblem(line_number, "unknown-district", raw_district))
         if compact:
             if compact in seen:
-                found.append(CensusProblem(line_number, "duplicate-rut", f"{raw_rut} ({seen[compact]})"))
+                found.append(
+                    CensusProblem(line_number, "duplicate-rut", f"{raw_rut} ({seen[compact]})")
+                )
             else:
                 seen[compact] = line_number
         if found:
@@ -168,10 +192,16 @@ def parse_census(
 
 
 def replace_census(
-    session: Session, round_: Round, rows: list[CensusRow], *, progress: Callable[[int], None] | None = None
+    session: Session,
+    round_: Round,
+    rows: list[CensusRow],
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Replace a round's census with clean rows in one transaction (the caller commits)."""
-    before = session.scalar(select(func.count()).select_from(CensusEntry).where(CensusEntry.round_id == round_.id))
+    before = session.scalar(
+        select(func.count()).select_from(CensusEntry).where(CensusEntry.round_id == round_.id)
+    )
     session.execute(delete(CensusEntry).where(CensusEntry.round_id == round_.id))
     for start in range(0, len(rows), BATCH):
         chunk = rows[start : start + BATCH]
@@ -205,4 +235,9 @@ def replace_census(
 
 def census_size(session: Session, round_: Round) -> int:
     """Count a round's census entries."""
-    return session.scalar(select(func.count()).select_from(CensusEntry).where(CensusEntry.round_id == round_.id)) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(CensusEntry).where(CensusEntry.round_id == round_.id)
+        )
+        or 0
+    )

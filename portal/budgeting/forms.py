@@ -49,11 +49,15 @@ RULE_LABELS = {
 }
 DISTRICT_MODE_LABELS = {
     DistrictMode.DISTRICT.value: _l("Each resident votes in their district"),
-    DistrictMode.DISTRICT_AND_COMUNA.value: _l("Each resident votes in their district and in the comuna-wide list"),
+    DistrictMode.DISTRICT_AND_COMUNA.value: _l(
+        "Each resident votes in their district and in the comuna-wide list"
+    ),
 }
 ELIGIBILITY_LABELS = {
     Eligibility.CENSUS.value: _l("Only residents in the census"),
-    Eligibility.CENSUS_OR_DECLARED.value: _l("Residents in the census, and others under a sworn declaration"),
+    Eligibility.CENSUS_OR_DECLARED.value: _l(
+        "Residents in the census, and others under a sworn declaration"
+    ),
 }
 
 
@@ -83,13 +87,19 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-def pesos(label: Any, *, required: bool = True, minimum: int = 1, description: Any = "") -> IntegerField:
+def pesos(
+    label: Any, *, required: bool = True, minimum: int = 1, description: Any = ""
+) -> IntegerField:
     """An amount of whole pesos."""
     return IntegerField(
         label,
         validators=[
             InputRequired() if required else Optional(),
-            NumberRange(min=minimum, max=MAX_PESOS, message=_l("Write a whole number of pesos from %(min)s up to %(max)s.")),
+            NumberRange(
+                min=minimum,
+                max=MAX_PESOS,
+                message=_l("Write a whole number of pesos from %(min)s up to %(max)s."),
+            ),
         ],
         description=description,
     )
@@ -107,8 +117,12 @@ class RoundForm(FlaskForm):
     proposals_start = LocalDateTimeField(_l("Proposals open"), validators=[InputRequired()])
     review_start = LocalDateTimeField(_l("Technical review starts"), validators=[InputRequired()])
     voting_start = LocalDateTimeField(_l("Voting opens"), validators=[InputRequired()])
-    results_start = LocalDateTimeField(_l("Voting closes and results follow"), validators=[InputRequired()])
-    implementation_start = LocalDateTimeField(_l("Implementation starts"), validators=[InputRequired()])
+    results_start = LocalDateTimeField(
+        _l("Voting closes and results follow"), validators=[InputRequired()]
+    )
+    implementation_start = LocalDateTimeField(
+        _l("Implementation starts"), validators=[InputRequired()]
+    )
     closed_start = LocalDateTimeField(_l("Round closes"), validators=[InputRequired()])
 
 
@@ -116,17 +130,46 @@ class RulesForm(FlaskForm):
     """The voting rules of a round."""
 
     method = SelectField(_l("Voting method"), choices=list(METHOD_LABELS.items()))
-    min_selections = IntegerField(_l("Fewest projects a voter must choose"), default=1, validators=[InputRequired(), NumberRange(min=0, max=100)])
-    max_selections = IntegerField(_l("Most projects a voter may choose"), validators=[Optional(), NumberRange(min=1, max=100)], description=_l("Leave empty for no limit (budget and points methods)."))
-    points_total = IntegerField(_l("Points each voter spreads"), validators=[Optional(), NumberRange(min=1, max=1000)])
-    points_cap = IntegerField(_l("Most points on one project"), validators=[Optional(), NumberRange(min=1, max=1000)])
-    rank_k = IntegerField(_l("Longest ranking"), validators=[Optional(), NumberRange(min=1, max=20)])
+    min_selections = IntegerField(
+        _l("Fewest projects a voter must choose"),
+        default=1,
+        validators=[InputRequired(), NumberRange(min=0, max=100)],
+    )
+    max_selections = IntegerField(
+        _l("Most projects a voter may choose"),
+        validators=[Optional(), NumberRange(min=1, max=100)],
+        description=_l("Leave empty for no limit (budget and points methods)."),
+    )
+    points_total = IntegerField(
+        _l("Points each voter spreads"), validators=[Optional(), NumberRange(min=1, max=1000)]
+    )
+    points_cap = IntegerField(
+        _l("Most points on one project"), validators=[Optional(), NumberRange(min=1, max=1000)]
+    )
+    rank_k = IntegerField(
+        _l("Longest ranking"), validators=[Optional(), NumberRange(min=1, max=20)]
+    )
     allocation_rule = SelectField(_l("How winners are chosen"), choices=list(RULE_LABELS.items()))
-    threshold_votes = IntegerField(_l("Minimum votes to be funded"), validators=[Optional(), NumberRange(min=1, max=10_000_000)])
-    district_mode = SelectField(_l("Lists on the ballot"), choices=list(DISTRICT_MODE_LABELS.items()))
-    comuna_wide_budget = pesos(_l("Budget of the comuna-wide list (pesos)"), required=False, minimum=0)
-    min_age = IntegerField(_l("Minimum age to vote"), default=14, validators=[InputRequired(), NumberRange(min=0, max=120)])
-    age_reference_date = DateField(_l("Date at which age counts"), validators=[Optional()], description=_l("Leave empty to use the day voting closes."))
+    threshold_votes = IntegerField(
+        _l("Minimum votes to be funded"),
+        validators=[Optional(), NumberRange(min=1, max=10_000_000)],
+    )
+    district_mode = SelectField(
+        _l("Lists on the ballot"), choices=list(DISTRICT_MODE_LABELS.items())
+    )
+    comuna_wide_budget = pesos(
+        _l("Budget of the comuna-wide list (pesos)"), required=False, minimum=0
+    )
+    min_age = IntegerField(
+        _l("Minimum age to vote"),
+        default=14,
+        validators=[InputRequired(), NumberRange(min=0, max=120)],
+    )
+    age_reference_date = DateField(
+        _l("Date at which age counts"),
+        validators=[Optional()],
+        description=_l("Leave empty to use the day voting closes."),
+    )
     eligibility = SelectField(_l("Who may vote"), choices=list(ELIGIBILITY_LABELS.items()))
 
 
@@ -134,7 +177,11 @@ class DistrictForm(FlaskForm):
     """A district of a round."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    code = StringField(_l("Code"), validators=[Optional(), Length(max=40)], description=_l("As written in the census file, if it differs from the name."))
+    code = StringField(
+        _l("Code"),
+        validators=[Optional(), Length(max=40)],
+        description=_l("As written in the census file, if it differs from the name."),
+    )
     budget = pesos(_l("Budget (pesos)"), minimum=0)
 
 
@@ -142,22 +189,42 @@ class ProposalForm(FlaskForm):
     """A resident's proposal."""
 
     title = StringField(_l("Title"), validators=[DataRequired(), Length(min=5, max=160)])
-    summary = StringField(_l("Summary in one sentence"), validators=[DataRequired(), Length(max=300)])
-    description = TextAreaField(_l("Description"), validators=[DataRequired(), Length(min=20, max=10000)], description=_l("What would be done, where, for whom, and why it helps the local economy."))
+    summary = StringField(
+        _l("Summary in one sentence"), validators=[DataRequired(), Length(max=300)]
+    )
+    description = TextAreaField(
+        _l("Description"),
+        validators=[DataRequired(), Length(min=20, max=10000)],
+        description=_l("What would be done, where, for whom, and why it helps the local economy."),
+    )
     theme = SelectField(_l("Theme"), choices=[], validators=[DataRequired()])
     district_id = SelectField(_l("District"), choices=[], validators=[Optional()])
     estimated_cost = pesos(_l("Estimated cost (pesos)"))
     address = StringField(_l("Address or place"), validators=[Optional(), Length(max=200)])
-    latitude = DecimalField(_l("Latitude"), places=6, validators=[Optional(), NumberRange(min=-56, max=-17)], description=_l("Optional, e.g. -33.0472"))
-    longitude = DecimalField(_l("Longitude"), places=6, validators=[Optional(), NumberRange(min=-110, max=-66)], description=_l("Optional, e.g. -71.6127"))
-    implementing_organization = StringField(_l("Organization that would carry it out"), validators=[Optional(), Length(max=200)])
+    latitude = DecimalField(
+        _l("Latitude"),
+        places=6,
+        validators=[Optional(), NumberRange(min=-56, max=-17)],
+        description=_l("Optional, e.g. -33.0472"),
+    )
+    longitude = DecimalField(
+        _l("Longitude"),
+        places=6,
+        validators=[Optional(), NumberRange(min=-110, max=-66)],
+        description=_l("Optional, e.g. -71.6127"),
+    )
+    implementing_organization = StringField(
+        _l("Organization that would carry it out"), validators=[Optional(), Length(max=200)]
+    )
     images = MultipleFileField(_l("Images (up to 3: JPEG, PNG or WebP, 5 MB each)"))
 
 
 class ReviewForm(FlaskForm):
     """The technical review of a proposal."""
 
-    decision = SelectField(_l("Decision"), choices=[("feasible", _l("Feasible")), ("not_feasible", _l("Not feasible"))])
+    decision = SelectField(
+        _l("Decision"), choices=[("feasible", _l("Feasible")), ("not_feasible", _l("Not feasible"))]
+    )
     reason = TextAreaField(_l("Public reason"), validators=[DataRequired(), Length(max=5000)])
     final_cost = pesos(_l("Final cost (pesos)"), required=False)
 

@@ -101,7 +101,11 @@ def create_round(session: Session, municipality: Municipality, values: dict[str,
     session.add(round_)
     session.flush()
     record(
-        session, "round.create", "round", round_.id, after={k: values[k] for k in ROUND_FIELDS},
+        session,
+        "round.create",
+        "round",
+        round_.id,
+        after={k: values[k] for k in ROUND_FIELDS},
         **_scope(round_),
     )
     return round_
@@ -121,7 +125,15 @@ def update_round(session: Session, round_: Round, values: dict[str, Any]) -> Non
                 raise RoundError("past-phase-date")
     before, after = changes(round_, ROUND_FIELDS, values)
     if after:
-        record(session, "round.update", "round", round_.id, before=before, after=after, **_scope(round_))
+        record(
+            session,
+            "round.update",
+            "round",
+            round_.id,
+            before=before,
+            after=after,
+            **_scope(round_),
+        )
 
 
 def budget_problem(round_: Round) -> RoundError | None:
@@ -183,9 +195,14 @@ def update_rules(session: Session, round_: Round, values: dict[str, Any]) -> Non
     if rules_frozen(session, round_):
         raise RoundError("frozen")
     method = values["method"]
-    if values.get("max_selections") is not None and values["min_selections"] > values["max_selections"]:
+    if (
+        values.get("max_selections") is not None
+        and values["min_selections"] > values["max_selections"]
+    ):
         raise RoundError("min-over-max")
-    if method == Method.CUMULATIVE.value and not (values.get("points_total") and values.get("points_cap")):
+    if method == Method.CUMULATIVE.value and not (
+        values.get("points_total") and values.get("points_cap")
+    ):
         raise RoundError("points-required")
     if method == Method.RANKED.value and not values.get("rank_k"):
         raise RoundError("rank-required")
@@ -193,7 +210,9 @@ def update_rules(session: Session, round_: Round, values: dict[str, Any]) -> Non
         raise RoundError("threshold-required")
     before, after = changes(round_, RULE_FIELDS, values)
     if after:
-        record(session, "round.rules", "round", round_.id, before=before, after=after, **_scope(round_))
+        record(
+            session, "round.rules", "round", round_.id, before=before, after=after, **_scope(round_)
+        )
 
 
 def save_district(
@@ -212,14 +231,27 @@ def save_district(
     if duplicate:
         raise RoundError("district-exists")
     if district is None:
-        district = District(round_id=round_.id, name=values["name"].strip(), code=values.get("code"), budget=values["budget"])
+        district = District(
+            round_id=round_.id,
+            name=values["name"].strip(),
+            code=values.get("code"),
+            budget=values["budget"],
+        )
         session.add(district)
         session.flush()
         record(session, "district.create", "district", district.id, after=values, **_scope(round_))
     else:
         before, after = changes(district, ["name", "code", "budget"], values)
         if after:
-            record(session, "district.update", "district", district.id, before=before, after=after, **_scope(round_))
+            record(
+                session,
+                "district.update",
+                "district",
+                district.id,
+                before=before,
+                after=after,
+                **_scope(round_),
+            )
     return district
 
 
@@ -231,18 +263,26 @@ def delete_district(session: Session, round_: Round, district: District) -> None
     if in_use:
         raise RoundError("district-in-use")
     record(
-        session, "district.delete", "district", district.id,
-        before={"name": district.name, "budget": district.budget}, **_scope(round_),
+        session,
+        "district.delete",
+        "district",
+        district.id,
+        before={"name": district.name, "budget": district.budget},
+        **_scope(round_),
     )
     session.delete(district)
     session.flush()
 
 
-def submit_proposal(session: Session, round_: Round, author: User, values: dict[str, Any]) -> Proposal:
+def submit_proposal(
+    session: Session, round_: Round, author: User, values: dict[str, Any]
+) -> Proposal:
     """File a resident's proposal during the proposal phase."""
     if current_phase(round_) != Phase.PROPOSALS:
         raise RoundError("not-proposal-phase")
-    proposal = Proposal(round_id=round_.id, author_id=author.id, **{k: values.get(k) for k in PROPOSAL_FIELDS})
+    proposal = Proposal(
+        round_id=round_.id, author_id=author.id, **{k: values.get(k) for k in PROPOSAL_FIELDS}
+    )
     session.add(proposal)
     session.flush()
     return proposal
@@ -263,7 +303,10 @@ def review_proposal(
     """Mark a proposal feasible (with its final cost) or not feasible, with a public reason."""
     round_ = proposal.round
     if has_ballots(session, round_) or current_phase(round_) in (
-        Phase.VOTING, Phase.RESULTS, Phase.IMPLEMENTATION, Phase.CLOSED,
+        Phase.VOTING,
+        Phase.RESULTS,
+        Phase.IMPLEMENTATION,
+        Phase.CLOSED,
     ):
         raise RoundError("ballot-fixed")
     if proposal.status in (ProposalStatus.MERGED.value, ProposalStatus.WITHDRAWN.value):
@@ -276,8 +319,18 @@ def review_proposal(
         "final_cost": final_cost if feasible else proposal.final_cost,
         "reviewed_at": utcnow(),
     }
-    before, after = changes(proposal, ["status", "review_reason", "final_cost", "reviewed_at"], values)
-    record(session, "proposal.review", "proposal", proposal.id, before=before, after=after, **_scope(round_))
+    before, after = changes(
+        proposal, ["status", "review_reason", "final_cost", "reviewed_at"], values
+    )
+    record(
+        session,
+        "proposal.review",
+        "proposal",
+        proposal.id,
+        before=before,
+        after=after,
+        **_scope(round_),
+    )
 
 
 def merge_proposal(session: Session, proposal: Proposal, into: Proposal, reason: str) -> None:
@@ -294,12 +347,19 @@ def merge_proposal(session: Session, proposal: Proposal, into: Proposal, reason:
     proposal.review_reason = reason.strip() or None
     proposal.reviewed_at = utcnow()
     record(
-        session, "proposal.merge", "proposal", proposal.id, before=before,
-        after={"status": proposal.status, "merged_into": into.id}, **_scope(proposal.round),
+        session,
+        "proposal.merge",
+        "proposal",
+        proposal.id,
+        before=before,
+        after={"status": proposal.status, "merged_into": into.id},
+        **_scope(proposal.round),
     )
 
 
-def withdraw_proposal(session: Session, proposal: Proposal, reason: str, *, by_staff: bool = True) -> None:
+def withdraw_proposal(
+    session: Session, proposal: Proposal, reason: str, *, by_staff: bool = True
+) -> None:
     """Withdraw a proposal (its author before review, or staff before voting)."""
     if has_ballots(session, proposal.round):
         raise RoundError("ballot-fixed")
@@ -308,8 +368,13 @@ def withdraw_proposal(session: Session, proposal: Proposal, reason: str, *, by_s
     proposal.review_reason = reason.strip() or proposal.review_reason
     if by_staff:
         record(
-            session, "proposal.withdraw", "proposal", proposal.id, before=before,
-            after={"status": proposal.status, "reason": reason}, **_scope(proposal.round),
+            session,
+            "proposal.withdraw",
+            "proposal",
+            proposal.id,
+            before=before,
+            after={"status": proposal.status, "reason": reason},
+            **_scope(proposal.round),
         )
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, send_from_directory, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -29,7 +39,6 @@ from portal.budgeting.forms import (
 from portal.budgeting.images import ImageRejected, store_image
 from portal.budgeting.messages import census_problem_text, image_problem_text, round_error_text
 from portal.budgeting.models import (
-    DATED_PHASES,
     District,
     Phase,
     Proposal,
@@ -62,7 +71,6 @@ from portal.extensions import db
 from portal.geo.models import Municipality
 from portal.geo.services import municipality_by_slug
 from portal.pagination import paginate
-from portal.text import fold
 
 MAX_IMAGES = 3
 
@@ -125,7 +133,10 @@ def list_rounds(slug: str) -> str:
         .order_by(Round.proposals_start.desc())
     ).all()
     return render_template(
-        "budgeting/rounds_list.html", municipality=municipality, rounds=rounds, phase_of=current_phase
+        "budgeting/rounds_list.html",
+        municipality=municipality,
+        rounds=rounds,
+        phase_of=current_phase,
     )
 
 
@@ -174,7 +185,11 @@ def list_proposals(slug: str, round_id: int) -> str:
     if query:
         like = f"%{query}%"
         statement = statement.where(
-            or_(Proposal.title.ilike(like), Proposal.summary.ilike(like), Proposal.description.ilike(like))
+            or_(
+                Proposal.title.ilike(like),
+                Proposal.summary.ilike(like),
+                Proposal.description.ilike(like),
+            )
         )
     page = paginate(statement.order_by(Proposal.created_at.desc(), Proposal.id.desc()), per_page=20)
     return render_template(
@@ -192,7 +207,11 @@ def show_proposal(slug: str, proposal_id: int) -> str:
     """Show one proposal, its review and, when merged, where it went."""
     municipality = public_municipality(slug)
     proposal = db.session.get(Proposal, proposal_id)
-    if proposal is None or proposal.round.municipality_id != municipality.id or proposal.round.published_at is None:
+    if (
+        proposal is None
+        or proposal.round.municipality_id != municipality.id
+        or proposal.round.published_at is None
+    ):
         abort(404)
     can_edit = (
         current_user.is_authenticated
@@ -248,8 +267,12 @@ def _save_images(form: ProposalForm, proposal: Proposal) -> bool:
     for position, image in enumerate(stored, start=len(proposal.images)):
         proposal.images.append(
             ProposalImage(
-                filename=image.filename, thumbnail=image.thumbnail, width=image.width,
-                height=image.height, position=position, alt_text=proposal.title,
+                filename=image.filename,
+                thumbnail=image.thumbnail,
+                width=image.width,
+                height=image.height,
+                position=position,
+                alt_text=proposal.title,
             )
         )
     return True
@@ -269,10 +292,21 @@ def propose(slug: str, round_id: int) -> str | Response:
         proposal = submit_proposal(db.session, round_, current_user, _proposal_values(form))
         if _save_images(form, proposal):
             db.session.commit()
-            flash(_("Your proposal has been received. Staff will review it after the proposal phase."), "success")
+            flash(
+                _(
+                    "Your proposal has been received. Staff will review it after the proposal phase."
+                ),
+                "success",
+            )
             return redirect(url_for("budgeting.show_proposal", slug=slug, proposal_id=proposal.id))
         db.session.rollback()
-    return render_template("budgeting/proposal_form.html", municipality=municipality, round=round_, form=form, proposal=None)
+    return render_template(
+        "budgeting/proposal_form.html",
+        municipality=municipality,
+        round=round_,
+        form=form,
+        proposal=None,
+    )
 
 
 @bp.route("/<slug>/propuestas/<int:proposal_id>/editar", methods=["GET", "POST"])
@@ -286,7 +320,10 @@ def edit_proposal_view(slug: str, proposal_id: int) -> str | Response:
     if proposal.author_id != current_user.id:
         abort(403)
     round_ = proposal.round
-    if current_phase(round_) != Phase.PROPOSALS or proposal.status != ProposalStatus.SUBMITTED.value:
+    if (
+        current_phase(round_) != Phase.PROPOSALS
+        or proposal.status != ProposalStatus.SUBMITTED.value
+    ):
         flash(_("This proposal can no longer be changed."), "error")
         return redirect(url_for("budgeting.show_proposal", slug=slug, proposal_id=proposal.id))
     form = _proposal_form(round_, proposal)
@@ -297,7 +334,13 @@ def edit_proposal_view(slug: str, proposal_id: int) -> str | Response:
             flash(_("The changes have been saved."), "success")
             return redirect(url_for("budgeting.show_proposal", slug=slug, proposal_id=proposal.id))
         db.session.rollback()
-    return render_template("budgeting/proposal_form.html", municipality=municipality, round=round_, form=form, proposal=proposal)
+    return render_template(
+        "budgeting/proposal_form.html",
+        municipality=municipality,
+        round=round_,
+        form=form,
+        proposal=proposal,
+    )
 
 
 @bp.route("/cuenta/propuestas")
@@ -305,7 +348,9 @@ def edit_proposal_view(slug: str, proposal_id: int) -> str | Response:
 def my_proposals() -> str:
     """List the signed-in resident's proposals and where each stands."""
     proposals = db.session.scalars(
-        select(Proposal).where(Proposal.author_id == current_user.id).order_by(Proposal.created_at.desc())
+        select(Proposal)
+        .where(Proposal.author_id == current_user.id)
+        .order_by(Proposal.created_at.desc())
     ).all()
     return render_template("budgeting/my_proposals.html", proposals=proposals)
 
@@ -316,7 +361,9 @@ def media(filename: str) -> Response:
     if "/" in filename or not filename.endswith(".jpg"):
         abort(404)
     image = db.session.scalar(
-        select(ProposalImage).where(or_(ProposalImage.filename == filename, ProposalImage.thumbnail == filename))
+        select(ProposalImage).where(
+            or_(ProposalImage.filename == filename, ProposalImage.thumbnail == filename)
+        )
     )
     if image is None or image.proposal.round.published_at is None:
         abort(404)
@@ -333,9 +380,16 @@ def media(filename: str) -> Response:
 def staff_rounds(slug: str) -> str:
     """List every round of the municipality, drafts included."""
     rounds = db.session.scalars(
-        select(Round).where(Round.municipality_id == g.municipality.id).order_by(Round.proposals_start.desc())
+        select(Round)
+        .where(Round.municipality_id == g.municipality.id)
+        .order_by(Round.proposals_start.desc())
     ).all()
-    return render_template("budgeting/staff_rounds.html", municipality=g.municipality, rounds=rounds, phase_of=current_phase)
+    return render_template(
+        "budgeting/staff_rounds.html",
+        municipality=g.municipality,
+        rounds=rounds,
+        phase_of=current_phase,
+    )
 
 
 @bp.route("/gestion/<slug>/rondas/nueva", methods=["GET", "POST"])
@@ -345,14 +399,23 @@ def create_round_view(slug: str) -> str | Response:
     form = RoundForm()
     if form.validate_on_submit():
         try:
-            round_ = create_round(db.session, g.municipality, {k: getattr(form, k).data for k in ROUND_FIELDS})
+            round_ = create_round(
+                db.session, g.municipality, {k: getattr(form, k).data for k in ROUND_FIELDS}
+            )
         except RoundError as error:
             form.proposals_start.errors.append(round_error_text(error))
         else:
             db.session.commit()
-            flash(_("The round has been created as a draft. Add districts and rules, then publish it."), "success")
+            flash(
+                _(
+                    "The round has been created as a draft. Add districts and rules, then publish it."
+                ),
+                "success",
+            )
             return redirect(url_for("budgeting.staff_round", slug=slug, round_id=round_.id))
-    return render_template("budgeting/round_form.html", municipality=g.municipality, form=form, round=None)
+    return render_template(
+        "budgeting/round_form.html", municipality=g.municipality, form=form, round=None
+    )
 
 
 @bp.route("/gestion/<slug>/rondas/<int:round_id>")
@@ -362,7 +425,9 @@ def staff_round(slug: str, round_id: int) -> str:
     round_ = _staff_round(round_id)
     counts = dict(
         db.session.execute(
-            select(Proposal.status, db.func.count()).where(Proposal.round_id == round_.id).group_by(Proposal.status)
+            select(Proposal.status, db.func.count())
+            .where(Proposal.round_id == round_.id)
+            .group_by(Proposal.status)
         ).all()
     )
     return render_template(
@@ -399,7 +464,9 @@ def edit_round(slug: str, round_id: int) -> str | Response:
             db.session.commit()
             flash(_("The changes have been saved."), "success")
             return redirect(url_for("budgeting.staff_round", slug=slug, round_id=round_.id))
-    return render_template("budgeting/round_form.html", municipality=g.municipality, form=form, round=round_)
+    return render_template(
+        "budgeting/round_form.html", municipality=g.municipality, form=form, round=round_
+    )
 
 
 @bp.route("/gestion/<slug>/rondas/<int:round_id>/publicar", methods=["POST"])
@@ -453,11 +520,19 @@ def edit_rules(slug: str, round_id: int) -> str | Response:
             db.session.commit()
             flash(_("The voting rules have been saved."), "success")
             return redirect(url_for("budgeting.staff_round", slug=slug, round_id=round_.id))
-    return render_template("budgeting/rules_form.html", municipality=g.municipality, round=round_, form=form, frozen=frozen)
+    return render_template(
+        "budgeting/rules_form.html",
+        municipality=g.municipality,
+        round=round_,
+        form=form,
+        frozen=frozen,
+    )
 
 
 @bp.route("/gestion/<slug>/rondas/<int:round_id>/sectores", methods=["GET", "POST"])
-@bp.route("/gestion/<slug>/rondas/<int:round_id>/sectores/<int:district_id>", methods=["GET", "POST"])
+@bp.route(
+    "/gestion/<slug>/rondas/<int:round_id>/sectores/<int:district_id>", methods=["GET", "POST"]
+)
 @municipal_staff_required
 def edit_district(slug: str, round_id: int, district_id: int | None = None) -> str | Response:
     """Add a district, or change one."""
@@ -469,7 +544,11 @@ def edit_district(slug: str, round_id: int, district_id: int | None = None) -> s
             abort(404)
     form = DistrictForm(obj=district)
     if form.validate_on_submit():
-        values = {"name": (form.name.data or "").strip(), "code": (form.code.data or "").strip() or None, "budget": form.budget.data}
+        values = {
+            "name": (form.name.data or "").strip(),
+            "code": (form.code.data or "").strip() or None,
+            "budget": form.budget.data,
+        }
         try:
             save_district(db.session, round_, values, district)
         except RoundError as error:
@@ -479,10 +558,18 @@ def edit_district(slug: str, round_id: int, district_id: int | None = None) -> s
             db.session.commit()
             flash(_("The district has been saved."), "success")
             return redirect(url_for("budgeting.staff_round", slug=slug, round_id=round_.id))
-    return render_template("budgeting/district_form.html", municipality=g.municipality, round=round_, form=form, district=district)
+    return render_template(
+        "budgeting/district_form.html",
+        municipality=g.municipality,
+        round=round_,
+        form=form,
+        district=district,
+    )
 
 
-@bp.route("/gestion/<slug>/rondas/<int:round_id>/sectores/<int:district_id>/eliminar", methods=["POST"])
+@bp.route(
+    "/gestion/<slug>/rondas/<int:round_id>/sectores/<int:district_id>/eliminar", methods=["POST"]
+)
 @municipal_staff_required
 def remove_district(slug: str, round_id: int, district_id: int) -> Response:
     """Remove a district nothing refers to."""
@@ -513,7 +600,14 @@ def review_list(slug: str, round_id: int) -> str:
         statement = statement.where(Proposal.status == status)
     order = db.case((Proposal.status == ProposalStatus.SUBMITTED.value, 0), else_=1)
     page = paginate(statement.order_by(order, Proposal.id), per_page=30)
-    return render_template("budgeting/review_list.html", municipality=g.municipality, round=round_, page=page, status=status, themes=THEME_LABELS)
+    return render_template(
+        "budgeting/review_list.html",
+        municipality=g.municipality,
+        round=round_,
+        page=page,
+        status=status,
+        themes=THEME_LABELS,
+    )
 
 
 @bp.route("/gestion/<slug>/propuestas/<int:proposal_id>", methods=["GET", "POST"])
@@ -528,11 +622,15 @@ def review(slug: str, proposal_id: int) -> str | Response:
     merge.into.choices = [
         (str(p.id), f"#{p.id} {p.title}")
         for p in db.session.scalars(
-            select(Proposal).where(
+            select(Proposal)
+            .where(
                 Proposal.round_id == round_.id,
                 Proposal.id != proposal.id,
-                Proposal.status.not_in([ProposalStatus.MERGED.value, ProposalStatus.WITHDRAWN.value]),
-            ).order_by(Proposal.id)
+                Proposal.status.not_in(
+                    [ProposalStatus.MERGED.value, ProposalStatus.WITHDRAWN.value]
+                ),
+            )
+            .order_by(Proposal.id)
         )
     ]
     if request.method == "GET":
@@ -547,7 +645,9 @@ def review(slug: str, proposal_id: int) -> str | Response:
             if feasible and not form.final_cost.data:
                 form.final_cost.errors.append(_("Give the final cost of a feasible project."))
             else:
-                review_proposal(db.session, proposal, feasible, form.reason.data or "", form.final_cost.data)
+                review_proposal(
+                    db.session, proposal, feasible, form.reason.data or "", form.final_cost.data
+                )
                 db.session.commit()
                 flash(_("The review has been saved."), "success")
                 return redirect(url_for("budgeting.review_list", slug=slug, round_id=round_.id))
@@ -568,8 +668,14 @@ def review(slug: str, proposal_id: int) -> str | Response:
         db.session.rollback()
         flash(round_error_text(error), "error")
     return render_template(
-        "budgeting/review.html", municipality=g.municipality, round=round_, proposal=proposal,
-        form=form, merge=merge, withdraw=withdraw, themes=THEME_LABELS,
+        "budgeting/review.html",
+        municipality=g.municipality,
+        round=round_,
+        proposal=proposal,
+        form=form,
+        merge=merge,
+        withdraw=withdraw,
+        themes=THEME_LABELS,
     )
 
 
@@ -593,6 +699,10 @@ def census(slug: str, round_id: int) -> str | Response:
             flash(_("The census has been replaced: %(n)d residents.", n=count), "success")
             return redirect(url_for("budgeting.census", slug=slug, round_id=round_.id))
     return render_template(
-        "budgeting/census.html", municipality=g.municipality, round=round_, form=form,
-        problems=problems, size=census_size(db.session, round_),
+        "budgeting/census.html",
+        municipality=g.municipality,
+        round=round_,
+        form=form,
+        problems=problems,
+        size=census_size(db.session, round_),
     )

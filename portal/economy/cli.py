@@ -31,6 +31,7 @@ def _import(slug: str, file: Path, kind: str) -> None:
             items = list(items)
             with click.progressbar(items, label=label, file=sys.stderr) as progress:
                 yield from progress
+
         return wrap
 
     parsed = validate(db.session, municipality, text, progress=bar("Checking"))

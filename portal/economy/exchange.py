@@ -42,15 +42,46 @@ T = TypeVar("T")
 MAX_ROWS = 5000
 
 ORGANIZATION_COLUMNS = [
-    "name", "rut", "legal_form", "sector", "description", "products", "members_total",
-    "members_women", "qualifiers", "email", "phone", "website", "social_url", "opening_hours",
-    "location_name", "address", "comuna", "latitude", "longitude", "last_verified",
+    "name",
+    "rut",
+    "legal_form",
+    "sector",
+    "description",
+    "products",
+    "members_total",
+    "members_women",
+    "qualifiers",
+    "email",
+    "phone",
+    "website",
+    "social_url",
+    "opening_hours",
+    "location_name",
+    "address",
+    "comuna",
+    "latitude",
+    "longitude",
+    "last_verified",
 ]
 ORGANIZATION_REQUIRED = ["name", "legal_form", "sector"]
 FAIR_COLUMNS = [
-    "name", "kind", "place", "latitude", "longitude", "stalls", "permit_number",
-    "product_categories", "description", "weekdays", "opens_at", "closes_at", "valid_from",
-    "valid_to", "exceptions", "one_off_dates", "organizer_ruts",
+    "name",
+    "kind",
+    "place",
+    "latitude",
+    "longitude",
+    "stalls",
+    "permit_number",
+    "product_categories",
+    "description",
+    "weekdays",
+    "opens_at",
+    "closes_at",
+    "valid_from",
+    "valid_to",
+    "exceptions",
+    "one_off_dates",
+    "organizer_ruts",
 ]
 FAIR_REQUIRED = ["name", "kind", "place"]
 
@@ -94,7 +125,9 @@ def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         for row in reader:
-            values = {k: (v or "").strip() for k, v in row.items() if k is not None and isinstance(v, str)}
+            values = {
+                k: (v or "").strip() for k, v in row.items() if k is not None and isinstance(v, str)
+            }
             if any(values.values()):
                 yield reader.line_num, values
 
@@ -158,13 +191,19 @@ class _Row:
             return None
 
 
-def _check_header(header: list[str], required: list[str], known: list[str], result: ParsedImport) -> bool:
+def _check_header(
+    header: list[str], required: list[str], known: list[str], result: ParsedImport
+) -> bool:
     missing = [c for c in required if c not in header]
     if missing:
-        result.errors.append(ImportProblem(1, _("Missing columns: %(columns)s.", columns=", ".join(missing))))
+        result.errors.append(
+            ImportProblem(1, _("Missing columns: %(columns)s.", columns=", ".join(missing)))
+        )
     unknown = [c for c in header if c and c not in known]
     if unknown:
-        result.errors.append(ImportProblem(1, _("Unknown columns: %(columns)s.", columns=", ".join(unknown))))
+        result.errors.append(
+            ImportProblem(1, _("Unknown columns: %(columns)s.", columns=", ".join(unknown)))
+        )
     return not missing and not unknown
 
 
@@ -177,27 +216,40 @@ def _comunas(session: Session) -> dict[str, str]:
 
 
 def validate_organizations(
-    session: Session, municipality: Municipality, text: str, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None
+    session: Session,
+    municipality: Municipality,
+    text: str,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
 ) -> ParsedImport:
     """Read a whole organizations CSV; every problem is reported with its line."""
     result = ParsedImport()
     header, rows = read_rows(text)
     if not _check_header(header, ORGANIZATION_REQUIRED, ORGANIZATION_COLUMNS, result):
         return result
-    legal_forms, sectors, qualifiers = _aliases(LEGAL_FORMS), _aliases(SECTORS), _aliases(QUALIFIERS)
+    legal_forms, sectors, qualifiers = (
+        _aliases(LEGAL_FORMS),
+        _aliases(SECTORS),
+        _aliases(QUALIFIERS),
+    )
     comunas = _comunas(session)
     known_ruts = {
-        rut: name for rut, name in session.execute(
+        rut: name
+        for rut, name in session.execute(
             select(Organization.rut, Organization.name).where(
-                Organization.municipality_id == municipality.id, Organization.status != "merged",
-                Organization.rut.is_not(None)))
+                Organization.municipality_id == municipality.id,
+                Organization.status != "merged",
+                Organization.rut.is_not(None),
+            )
+        )
     }
     seen_ruts: dict[str, int] = {}
     all_rows = list(rows)
     if len(all_rows) > MAX_ROWS:
-        result.errors.append(ImportProblem(1, _("The file has more than %(max)d rows.", max=MAX_ROWS)))
+        result.errors.append(
+            ImportProblem(1, _("The file has more than %(max)d rows.", max=MAX_ROWS))
+        )
         return result
-    for line, raw in (progress(all_rows) if progress else all_rows):
+    for line, raw in progress(all_rows) if progress else all_rows:
         row = _Row(line, result.errors)
         values: dict[str, Any] = {"name": raw.get("name", "")}
         if not values["name"]:
@@ -207,12 +259,20 @@ def validate_organizations(
         rut = row.get("rut", lambda: clean_rut(raw.get("rut")))
         values["rut"] = rut
         if rut and rut in known_ruts:
-            row.fail(_("RUT %(rut)s is already in the registry (%(name)s).", rut=rut, name=known_ruts[rut]))
+            row.fail(
+                _(
+                    "RUT %(rut)s is already in the registry (%(name)s).",
+                    rut=rut,
+                    name=known_ruts[rut],
+                )
+            )
         elif rut and rut in seen_ruts:
             row.fail(_("RUT %(rut)s is repeated (line %(other)d).", rut=rut, other=seen_ruts[rut]))
         elif rut:
             seen_ruts[rut] = line
-        values["legal_form"] = row.get("legal_form", lambda: legal_forms[normal(raw.get("legal_form", ""))])
+        values["legal_form"] = row.get(
+            "legal_form", lambda: legal_forms[normal(raw.get("legal_form", ""))]
+        )
         values["sector"] = row.get("sector", lambda: sectors[normal(raw.get("sector", ""))])
         for key in QUALIFIERS:
             values[key] = False
@@ -220,9 +280,17 @@ def validate_organizations(
             key = row.get("qualifiers", lambda item=item: qualifiers[normal(item)])
             if key:
                 values[key] = True
-        values["members_total"] = row.get("members_total", lambda: _integer(raw.get("members_total", "")))
-        values["members_women"] = row.get("members_women", lambda: _integer(raw.get("members_women", "")))
-        if values["members_total"] is not None and values["members_women"] is not None and values["members_women"] > values["members_total"]:
+        values["members_total"] = row.get(
+            "members_total", lambda: _integer(raw.get("members_total", ""))
+        )
+        values["members_women"] = row.get(
+            "members_women", lambda: _integer(raw.get("members_women", ""))
+        )
+        if (
+            values["members_total"] is not None
+            and values["members_women"] is not None
+            and values["members_women"] > values["members_total"]
+        ):
             row.fail(_("There cannot be more women members than members in total."))
         email = raw.get("email", "")
         if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
@@ -230,42 +298,72 @@ def validate_organizations(
         for key in ("website", "social_url"):
             if raw.get(key) and not raw[key].startswith(("http://", "https://")):
                 row.fail(_("Column %(column)s: the value is not valid.", column=key))
-        for key in ("description", "products", "email", "phone", "website", "social_url", "opening_hours"):
+        for key in (
+            "description",
+            "products",
+            "email",
+            "phone",
+            "website",
+            "social_url",
+            "opening_hours",
+        ):
             values[key] = raw.get(key, "")
-        values["last_verified_on"] = row.get("last_verified", lambda: parse_date(raw["last_verified"]) if raw.get("last_verified") else None)
+        values["last_verified_on"] = row.get(
+            "last_verified",
+            lambda: parse_date(raw["last_verified"]) if raw.get("last_verified") else None,
+        )
         location = None
         if raw.get("address"):
-            comuna = row.get("comuna", lambda: comunas[normal(raw.get("comuna", "") or municipality.comuna.name)])
+            comuna = row.get(
+                "comuna", lambda: comunas[normal(raw.get("comuna", "") or municipality.comuna.name)]
+            )
             lat = row.get("latitude", lambda: _number(raw.get("latitude", ""), -90, 90))
             lon = row.get("longitude", lambda: _number(raw.get("longitude", ""), -180, 180))
             if bool(raw.get("latitude")) != bool(raw.get("longitude")):
                 row.fail(_("Give both latitude and longitude, or neither."))
             if comuna:
-                location = LocationData(address=raw["address"], comuna_cut=comuna, name=raw.get("location_name", ""),
-                                        latitude=lat, longitude=lon)
+                location = LocationData(
+                    address=raw["address"],
+                    comuna_cut=comuna,
+                    name=raw.get("location_name", ""),
+                    latitude=lat,
+                    longitude=lon,
+                )
         elif raw.get("latitude") or raw.get("longitude"):
             row.fail(_("Write the address of this point."))
         if row.ok:
-            result.rows.append({"line": line, "values": values, "locations": [location] if location else []})
+            result.rows.append(
+                {"line": line, "values": values, "locations": [location] if location else []}
+            )
     if not result.rows and not result.errors:
         result.errors.append(ImportProblem(1, _("The file has no rows.")))
     return result
 
 
 def write_organizations(
-    session: Session, municipality: Municipality, parsed: ParsedImport, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None
+    session: Session,
+    municipality: Municipality,
+    parsed: ParsedImport,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
 ) -> list[Organization]:
     """Write a clean import: each organization enters the registry verified by staff."""
     if not parsed.clean:
         raise RegistryError("import-not-clean")
     created = []
-    for row in (progress(parsed.rows) if progress else parsed.rows):
-        created.append(create_organization(session, municipality, row["values"], row["locations"], status="verified"))
+    for row in progress(parsed.rows) if progress else parsed.rows:
+        created.append(
+            create_organization(
+                session, municipality, row["values"], row["locations"], status="verified"
+            )
+        )
     return created
 
 
 def validate_fairs(
-    session: Session, municipality: Municipality, text: str, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None
+    session: Session,
+    municipality: Municipality,
+    text: str,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
 ) -> ParsedImport:
     """Read a whole fairs CSV; every problem is reported with its line."""
     result = ParsedImport()
@@ -274,18 +372,27 @@ def validate_fairs(
         return result
     kinds = _aliases(FAIR_KINDS)
     organizations = {
-        rut: org_id for rut, org_id in session.execute(
+        rut: org_id
+        for rut, org_id in session.execute(
             select(Organization.rut, Organization.id).where(
-                Organization.municipality_id == municipality.id, Organization.status != "merged",
-                Organization.rut.is_not(None)))
+                Organization.municipality_id == municipality.id,
+                Organization.status != "merged",
+                Organization.rut.is_not(None),
+            )
+        )
     }
-    existing_names = {normal(n) for n in session.scalars(select(Fair.name).where(Fair.municipality_id == municipality.id))}
+    existing_names = {
+        normal(n)
+        for n in session.scalars(select(Fair.name).where(Fair.municipality_id == municipality.id))
+    }
     seen_names: dict[str, int] = {}
     all_rows = list(rows)
     if len(all_rows) > MAX_ROWS:
-        result.errors.append(ImportProblem(1, _("The file has more than %(max)d rows.", max=MAX_ROWS)))
+        result.errors.append(
+            ImportProblem(1, _("The file has more than %(max)d rows.", max=MAX_ROWS))
+        )
         return result
-    for line, raw in (progress(all_rows) if progress else all_rows):
+    for line, raw in progress(all_rows) if progress else all_rows:
         row = _Row(line, result.errors)
         name = raw.get("name", "")
         if not name:
@@ -293,7 +400,13 @@ def validate_fairs(
         elif normal(name) in existing_names:
             row.fail(_("A fair named %(name)s already exists.", name=name))
         elif normal(name) in seen_names:
-            row.fail(_("The fair %(name)s is repeated (line %(other)d).", name=name, other=seen_names[normal(name)]))
+            row.fail(
+                _(
+                    "The fair %(name)s is repeated (line %(other)d).",
+                    name=name,
+                    other=seen_names[normal(name)],
+                )
+            )
         else:
             seen_names[normal(name)] = line
         if not raw.get("place"):
@@ -312,17 +425,29 @@ def validate_fairs(
         if bool(raw.get("latitude")) != bool(raw.get("longitude")):
             row.fail(_("Give both latitude and longitude, or neither."))
         schedules: list[ScheduleData] = []
-        days = row.get("weekdays", lambda: tuple(dict.fromkeys(WEEKDAY_ALIASES[normal(d)] for d in _split(raw.get("weekdays", "")))))
+        days = row.get(
+            "weekdays",
+            lambda: tuple(
+                dict.fromkeys(WEEKDAY_ALIASES[normal(d)] for d in _split(raw.get("weekdays", "")))
+            ),
+        )
         if days:
             opens = row.get("opens_at", lambda: parse_time(raw.get("opens_at", "")))
             closes = row.get("closes_at", lambda: parse_time(raw.get("closes_at", "")))
-            valid_from = row.get("valid_from", lambda: parse_date(raw["valid_from"]) if raw.get("valid_from") else None)
-            valid_to = row.get("valid_to", lambda: parse_date(raw["valid_to"]) if raw.get("valid_to") else None)
+            valid_from = row.get(
+                "valid_from",
+                lambda: parse_date(raw["valid_from"]) if raw.get("valid_from") else None,
+            )
+            valid_to = row.get(
+                "valid_to", lambda: parse_date(raw["valid_to"]) if raw.get("valid_to") else None
+            )
             exceptions = row.get("exceptions", lambda: parse_dates(raw.get("exceptions", "")))
             if valid_from and valid_to and valid_to < valid_from:
                 row.fail(_("The end of validity is before its start."))
             if isinstance(opens, time) and isinstance(closes, time):
-                schedules.append(ScheduleData(days, opens, closes, valid_from, valid_to, exceptions or []))
+                schedules.append(
+                    ScheduleData(days, opens, closes, valid_from, valid_to, exceptions or [])
+                )
         one_offs = row.get("one_off_dates", lambda: parse_one_offs(raw.get("one_off_dates", "")))
         if days is not None and not days and not one_offs and row.ok:
             row.fail(_("Give the weekdays, or one-off dates."))
@@ -334,21 +459,38 @@ def validate_fairs(
             elif rut:
                 organizer_ids.append(organizations[rut])
         if row.ok:
-            result.rows.append({"line": line, "values": values, "schedules": schedules,
-                                "one_offs": one_offs or [], "organizers": organizer_ids})
+            result.rows.append(
+                {
+                    "line": line,
+                    "values": values,
+                    "schedules": schedules,
+                    "one_offs": one_offs or [],
+                    "organizers": organizer_ids,
+                }
+            )
     if not result.rows and not result.errors:
         result.errors.append(ImportProblem(1, _("The file has no rows.")))
     return result
 
 
 def write_fairs(
-    session: Session, municipality: Municipality, parsed: ParsedImport, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None
+    session: Session,
+    municipality: Municipality,
+    parsed: ParsedImport,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
 ) -> list[Fair]:
     """Write a clean fairs import."""
     if not parsed.clean:
         raise RegistryError("import-not-clean")
     return [
-        create_fair(session, municipality, row["values"], row["schedules"], row["one_offs"], row["organizers"])
+        create_fair(
+            session,
+            municipality,
+            row["values"],
+            row["schedules"],
+            row["one_offs"],
+            row["organizers"],
+        )
         for row in (progress(parsed.rows) if progress else parsed.rows)
     ]
 
@@ -356,7 +498,9 @@ def write_fairs(
 # --- exports (HSDS-shaped) --------------------------------------------------------------------
 
 
-def _location_hsds(name: str, address: str, comuna: Comuna, lat: float | None, lon: float | None) -> dict[str, Any]:
+def _location_hsds(
+    name: str, address: str, comuna: Comuna, lat: float | None, lon: float | None
+) -> dict[str, Any]:
     return {
         "name": name,
         "address_1": address,
@@ -392,17 +536,41 @@ def organization_hsds(org: Organization, url: str | None = None) -> dict[str, An
         "status": org.status,
         "last_verified": org.last_verified_on.isoformat() if org.last_verified_on else None,
         "locations": [
-            _location_hsds(loc.name or org.name, loc.address, loc.comuna, loc.latitude, loc.longitude)
+            _location_hsds(
+                loc.name or org.name, loc.address, loc.comuna, loc.latitude, loc.longitude
+            )
             for loc in org.locations
         ],
     }
 
 
 ORGANIZATION_CSV = [
-    "id", "name", "description", "email", "website", "phone", "identifier_scheme", "identifier",
-    "legal_status", "ess_legal_form", "economic_sector", "ess_economic_sector", "qualifiers",
-    "total_members", "total_women", "products", "opening_hours", "status", "last_verified",
-    "location_name", "address_1", "city", "region", "country", "latitude", "longitude",
+    "id",
+    "name",
+    "description",
+    "email",
+    "website",
+    "phone",
+    "identifier_scheme",
+    "identifier",
+    "legal_status",
+    "ess_legal_form",
+    "economic_sector",
+    "ess_economic_sector",
+    "qualifiers",
+    "total_members",
+    "total_women",
+    "products",
+    "opening_hours",
+    "status",
+    "last_verified",
+    "location_name",
+    "address_1",
+    "city",
+    "region",
+    "country",
+    "latitude",
+    "longitude",
 ]
 
 
@@ -413,14 +581,20 @@ def organizations_csv(orgs: Iterable[Organization]) -> str:
     writer.writeheader()
     for org in orgs:
         data = organization_hsds(org)
-        flat = {k: v for k, v in data.items() if k not in ("locations", "identifiers", "phones", "qualifiers")}
+        flat = {
+            k: v
+            for k, v in data.items()
+            if k not in ("locations", "identifiers", "phones", "qualifiers")
+        }
         flat["phone"] = org.phone or ""
         flat["identifier_scheme"] = "CL-RUT" if org.rut else ""
         flat["identifier"] = org.rut or ""
         flat["qualifiers"] = "|".join(data["qualifiers"])
         locations = data["locations"] or [{}]
         for loc in locations:
-            writer.writerow({**flat, **{("location_name" if k == "name" else k): v for k, v in loc.items()}})
+            writer.writerow(
+                {**flat, **{("location_name" if k == "name" else k): v for k, v in loc.items()}}
+            )
     return out.getvalue()
 
 
@@ -437,7 +611,9 @@ def fair_hsds(fair: Fair, url: str | None = None) -> dict[str, Any]:
         "permit_number": fair.permit_number,
         "product_categories": fair.categories,
         "active": fair.active,
-        "organizations": [{"id": o.id, "name": o.name, "role": "organizer"} for o in fair.organizers]
+        "organizations": [
+            {"id": o.id, "name": o.name, "role": "organizer"} for o in fair.organizers
+        ]
         + [{"id": o.id, "name": o.name, "role": "vendor"} for o in fair.vendors],
         "location": _location_hsds(fair.place, fair.place, comuna, fair.latitude, fair.longitude),
         "schedules": [
@@ -454,17 +630,40 @@ def fair_hsds(fair: Fair, url: str | None = None) -> dict[str, Any]:
             for s in fair.schedules
         ],
         "one_off_dates": [
-            {"date": o.day.isoformat(), "opens_at": o.opens_at.strftime("%H:%M"), "closes_at": o.closes_at.strftime("%H:%M")}
+            {
+                "date": o.day.isoformat(),
+                "opens_at": o.opens_at.strftime("%H:%M"),
+                "closes_at": o.closes_at.strftime("%H:%M"),
+            }
             for o in fair.one_offs
         ],
     }
 
 
 FAIR_CSV = [
-    "id", "name", "kind", "description", "stalls", "permit_number", "product_categories",
-    "organizers", "location_name", "address_1", "city", "region", "country", "latitude",
-    "longitude", "freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to",
-    "except_dates", "one_off_dates",
+    "id",
+    "name",
+    "kind",
+    "description",
+    "stalls",
+    "permit_number",
+    "product_categories",
+    "organizers",
+    "location_name",
+    "address_1",
+    "city",
+    "region",
+    "country",
+    "latitude",
+    "longitude",
+    "freq",
+    "byday",
+    "opens_at",
+    "closes_at",
+    "valid_from",
+    "valid_to",
+    "except_dates",
+    "one_off_dates",
 ]
 
 
@@ -475,10 +674,16 @@ def fairs_csv(fairs: Iterable[Fair]) -> str:
     writer.writeheader()
     for fair in fairs:
         data = fair_hsds(fair)
-        flat = {k: v for k, v in data.items() if k not in ("location", "schedules", "one_off_dates", "organizations")}
+        flat = {
+            k: v
+            for k, v in data.items()
+            if k not in ("location", "schedules", "one_off_dates", "organizations")
+        }
         flat["product_categories"] = "|".join(data["product_categories"])
         flat["organizers"] = "|".join(o.rut or o.name for o in fair.organizers)
-        flat["one_off_dates"] = "|".join(f"{o['date']} {o['opens_at']}-{o['closes_at']}" for o in data["one_off_dates"])
+        flat["one_off_dates"] = "|".join(
+            f"{o['date']} {o['opens_at']}-{o['closes_at']}" for o in data["one_off_dates"]
+        )
         location = {("location_name" if k == "name" else k): v for k, v in data["location"].items()}
         for schedule in data["schedules"] or [{}]:
             row = {**flat, **location, **schedule}

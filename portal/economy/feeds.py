@@ -25,8 +25,13 @@ PRODID = "-//Portal//Ferias y mercados//ES"
 
 def _first_date(schedule: FairSchedule, anchor: date) -> date | None:
     """Return the first date the rule matches from its start (exceptions left to EXDATE)."""
-    rule = WeeklyRule(tuple(schedule.days), schedule.opens_at, schedule.closes_at,
-                      schedule.valid_from, schedule.valid_to)
+    rule = WeeklyRule(
+        tuple(schedule.days),
+        schedule.opens_at,
+        schedule.closes_at,
+        schedule.valid_from,
+        schedule.valid_to,
+    )
     start = schedule.valid_from or anchor
     dates = rule_dates(rule, start, start + timedelta(days=6))
     return dates[0] if dates else None
@@ -74,7 +79,9 @@ def fair_events(fair: Fair, url: str, host: str) -> list[Event]:
             # UNTIL is in UTC when DTSTART has a zone (RFC 5545 3.3.10); inclusive of that day.
             recur["until"] = local_moment(schedule.valid_to, schedule.opens_at).astimezone(UTC)
         event.add("rrule", recur)
-        exdates = [local_moment(e.day, schedule.opens_at) for e in schedule.exceptions if e.day >= first]
+        exdates = [
+            local_moment(e.day, schedule.opens_at) for e in schedule.exceptions if e.day >= first
+        ]
         if exdates:
             event.add("exdate", exdates)
         events.append(event)
@@ -103,12 +110,15 @@ def calendar(name: str, fairs: Iterable[Fair], url_of: Callable[[Fair], str], ho
         for event in fair_events(fair, url_of(fair), host):
             earliest = min(earliest, event.decoded("dtstart").date())
             cal.add_component(event)
-    cal.add_missing_timezones(first_date=earliest - timedelta(days=366),
-                              last_date=local_today() + timedelta(days=3 * 366))
+    cal.add_missing_timezones(
+        first_date=earliest - timedelta(days=366), last_date=local_today() + timedelta(days=3 * 366)
+    )
     return cal.to_ical()
 
 
-def event_jsonld(fair: Fair, url: str, next_dates: list[Occurrence], organizer_url: Callable[[Any], str]) -> dict[str, Any]:
+def event_jsonld(
+    fair: Fair, url: str, next_dates: list[Occurrence], organizer_url: Callable[[Any], str]
+) -> dict[str, Any]:
     """Describe a fair as a schema.org Event with its eventSchedule."""
     comuna = fair.municipality.comuna
     place: dict[str, Any] = {
@@ -123,7 +133,11 @@ def event_jsonld(fair: Fair, url: str, next_dates: list[Occurrence], organizer_u
         },
     }
     if fair.latitude is not None and fair.longitude is not None:
-        place["geo"] = {"@type": "GeoCoordinates", "latitude": fair.latitude, "longitude": fair.longitude}
+        place["geo"] = {
+            "@type": "GeoCoordinates",
+            "latitude": fair.latitude,
+            "longitude": fair.longitude,
+        }
     schedules: list[dict[str, Any]] = []
     for s in fair.schedules:
         item: dict[str, Any] = {
@@ -142,14 +156,16 @@ def event_jsonld(fair: Fair, url: str, next_dates: list[Occurrence], organizer_u
             item["exceptDate"] = [e.day.isoformat() for e in s.exceptions]
         schedules.append(item)
     for o in fair.one_offs:
-        schedules.append({
-            "@type": "Schedule",
-            "startDate": o.day.isoformat(),
-            "endDate": o.day.isoformat(),
-            "startTime": o.opens_at.strftime("%H:%M:%S"),
-            "endTime": o.closes_at.strftime("%H:%M:%S"),
-            "scheduleTimezone": "America/Santiago",
-        })
+        schedules.append(
+            {
+                "@type": "Schedule",
+                "startDate": o.day.isoformat(),
+                "endDate": o.day.isoformat(),
+                "startTime": o.opens_at.strftime("%H:%M:%S"),
+                "endTime": o.closes_at.strftime("%H:%M:%S"),
+                "scheduleTimezone": "America/Santiago",
+            }
+        )
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Event",
@@ -167,5 +183,7 @@ def event_jsonld(fair: Fair, url: str, next_dates: list[Occurrence], organizer_u
         data["endDate"] = next_dates[0].end.isoformat()
     organizers = [o for o in fair.organizers if o.is_public]
     if organizers:
-        data["organizer"] = [{"@type": "Organization", "name": o.name, "url": organizer_url(o)} for o in organizers]
+        data["organizer"] = [
+            {"@type": "Organization", "name": o.name, "url": organizer_url(o)} for o in organizers
+        ]
     return data

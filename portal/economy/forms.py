@@ -58,20 +58,31 @@ def validate_rut(form: Any, field: Any) -> None:
     try:
         clean_rut(field.data)
     except ValueError as error:
-        raise ValidationError(_l("This RUT is not valid: check the number and the check digit.")) from error
+        raise ValidationError(
+            _l("This RUT is not valid: check the number and the check digit.")
+        ) from error
 
 
 class LocationForm(Form):
     """One place of an organization (no CSRF of its own: it lives inside a FlaskForm)."""
 
-    name = StringField(_l("Name of the place"), validators=[Optional(), Length(max=200)],
-                       description=_l("Optional, e.g. 'Stall 34' or 'Workshop'."))
+    name = StringField(
+        _l("Name of the place"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("Optional, e.g. 'Stall 34' or 'Workshop'."),
+    )
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
     comuna_cut = SelectField(_l("Comuna"), validators=[Optional()])
-    latitude = StringField(_l("Latitude"), validators=[Optional(), Length(max=20)],
-                           description=_l("Optional, decimal degrees, e.g. -33.0458"))
-    longitude = StringField(_l("Longitude"), validators=[Optional(), Length(max=20)],
-                            description=_l("Optional, decimal degrees, e.g. -71.6197"))
+    latitude = StringField(
+        _l("Latitude"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("Optional, decimal degrees, e.g. -33.0458"),
+    )
+    longitude = StringField(
+        _l("Longitude"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("Optional, decimal degrees, e.g. -71.6197"),
+    )
 
     def validate_latitude(self, field: Any) -> None:
         _coordinate(field, -90, 90)
@@ -88,7 +99,9 @@ def _coordinate(field: Any, low: float, high: float) -> None:
     except ValueError as error:
         raise ValidationError(_l("Write a number in decimal degrees.")) from error
     if not low <= value <= high:
-        raise ValidationError(_l("Write a number between %(low)d and %(high)d.", low=low, high=high))
+        raise ValidationError(
+            _l("Write a number between %(low)d and %(high)d.", low=low, high=high)
+        )
 
 
 def coordinate(value: str | None) -> float | None:
@@ -100,15 +113,29 @@ class OrganizationForm(FlaskForm):
     """An organization's record, as staff or its representative fills it in."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    rut = StringField(_l("RUT"), validators=[Optional(), Length(max=14), validate_rut],
-                      description=_l("Optional for informal groups, e.g. 65.123.456-7"))
-    legal_form = SelectField(_l("Legal form"), choices=choices(LEGAL_FORMS), validators=[DataRequired()])
-    sector = SelectField(_l("Economic sector"), choices=choices(SECTORS), validators=[DataRequired()])
+    rut = StringField(
+        _l("RUT"),
+        validators=[Optional(), Length(max=14), validate_rut],
+        description=_l("Optional for informal groups, e.g. 65.123.456-7"),
+    )
+    legal_form = SelectField(
+        _l("Legal form"), choices=choices(LEGAL_FORMS), validators=[DataRequired()]
+    )
+    sector = SelectField(
+        _l("Economic sector"), choices=choices(SECTORS), validators=[DataRequired()]
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000)])
-    products = TextAreaField(_l("Products and services"), validators=[Optional(), Length(max=2000)],
-                             description=_l("What the organization makes or sells, separated by commas."))
-    members_total = IntegerField(_l("Members in total"), validators=[Optional(), NumberRange(min=0, max=100000)])
-    members_women = IntegerField(_l("Women members"), validators=[Optional(), NumberRange(min=0, max=100000)])
+    products = TextAreaField(
+        _l("Products and services"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("What the organization makes or sells, separated by commas."),
+    )
+    members_total = IntegerField(
+        _l("Members in total"), validators=[Optional(), NumberRange(min=0, max=100000)]
+    )
+    members_women = IntegerField(
+        _l("Women members"), validators=[Optional(), NumberRange(min=0, max=100000)]
+    )
     led_by_women = BooleanField(QUALIFIERS["led_by_women"][0])
     indigenous = BooleanField(QUALIFIERS["indigenous"][0])
     youth = BooleanField(QUALIFIERS["youth"][0])
@@ -118,12 +145,19 @@ class OrganizationForm(FlaskForm):
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
     website = URLField(_l("Website"), validators=[Optional(), Length(max=300)])
     social_url = URLField(_l("Social network page"), validators=[Optional(), Length(max=300)])
-    opening_hours = TextAreaField(_l("Opening hours"), validators=[Optional(), Length(max=1000)],
-                                  description=_l("e.g. Monday to Friday 09:00–18:00"))
+    opening_hours = TextAreaField(
+        _l("Opening hours"),
+        validators=[Optional(), Length(max=1000)],
+        description=_l("e.g. Monday to Friday 09:00–18:00"),
+    )
     locations = FieldList(FormField(LocationForm), min_entries=1, max_entries=5)
 
     def validate_members_women(self, field: Any) -> None:
-        if field.data is not None and self.members_total.data is not None and field.data > self.members_total.data:
+        if (
+            field.data is not None
+            and self.members_total.data is not None
+            and field.data > self.members_total.data
+        ):
             raise ValidationError(_l("There cannot be more women members than members in total."))
 
     def validate_website(self, field: Any) -> None:
@@ -155,8 +189,19 @@ class OrganizationForm(FlaskForm):
         data = {
             name: getattr(self, name).data
             for name in (
-                "name", "rut", "legal_form", "sector", "description", "products", "members_total",
-                "members_women", "email", "phone", "website", "social_url", "opening_hours",
+                "name",
+                "rut",
+                "legal_form",
+                "sector",
+                "description",
+                "products",
+                "members_total",
+                "members_women",
+                "email",
+                "phone",
+                "website",
+                "social_url",
+                "opening_hours",
             )
         }
         for key in QUALIFIERS:
@@ -173,12 +218,30 @@ class RegistrationForm(OrganizationForm):
     """Self-registration: the organization, and an account for its representative if needed."""
 
     representative_name = StringField(_l("Your name"), validators=[Optional(), Length(max=160)])
-    representative_email = EmailField(_l("Your email"), validators=[Optional(), Email(), Length(max=254)],
-                                      description=_l("We write here about the verification; it is not shown in public."))
-    password = PasswordField(_l("Password"), validators=[Optional(), Length(min=MIN_PASSWORD, max=200, message=_l("Use at least %(min)d characters.", min=MIN_PASSWORD))],
-                             description=_l("At least %(min)d characters.", min=MIN_PASSWORD))
-    confirm = PasswordField(_l("Repeat the password"), validators=[Optional(), EqualTo("password", message=_l("The passwords do not match."))])
-    consent = BooleanField(_l("I represent this organization and the data are correct."), validators=[DataRequired()])
+    representative_email = EmailField(
+        _l("Your email"),
+        validators=[Optional(), Email(), Length(max=254)],
+        description=_l("We write here about the verification; it is not shown in public."),
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            Optional(),
+            Length(
+                min=MIN_PASSWORD,
+                max=200,
+                message=_l("Use at least %(min)d characters.", min=MIN_PASSWORD),
+            ),
+        ],
+        description=_l("At least %(min)d characters.", min=MIN_PASSWORD),
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[Optional(), EqualTo("password", message=_l("The passwords do not match."))],
+    )
+    consent = BooleanField(
+        _l("I represent this organization and the data are correct."), validators=[DataRequired()]
+    )
 
     needs_account = True
 
@@ -198,8 +261,11 @@ class RegistrationForm(OrganizationForm):
 class SuspendForm(FlaskForm):
     """Why an organization is suspended."""
 
-    note = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=1000)],
-                         description=_l("Kept in the record and the audit log; not shown in public."))
+    note = TextAreaField(
+        _l("Reason"),
+        validators=[DataRequired(), Length(max=1000)],
+        description=_l("Kept in the record and the audit log; not shown in public."),
+    )
 
 
 class MergeForm(FlaskForm):
@@ -213,27 +279,55 @@ class FairForm(FlaskForm):
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(_l("Kind"), choices=choices(FAIR_KINDS), validators=[DataRequired()])
-    place = StringField(_l("Street stretch or place"), validators=[DataRequired(), Length(max=300)],
-                        description=_l("e.g. Av. Argentina between Chacabuco and Pedro Montt"))
-    latitude = StringField(_l("Latitude"), validators=[Optional(), Length(max=20)],
-                           description=_l("Optional, decimal degrees, e.g. -33.0458"))
-    longitude = StringField(_l("Longitude"), validators=[Optional(), Length(max=20)],
-                            description=_l("Optional, decimal degrees, e.g. -71.6197"))
-    stalls = IntegerField(_l("Number of stalls"), validators=[Optional(), NumberRange(min=0, max=100000)])
-    permit_number = StringField(_l("Municipal permit number"), validators=[Optional(), Length(max=60)])
-    product_categories = StringField(_l("Product categories"), validators=[Optional(), Length(max=1000)],
-                                     description=_l("Separated by commas, e.g. fruit, vegetables, fish"))
+    place = StringField(
+        _l("Street stretch or place"),
+        validators=[DataRequired(), Length(max=300)],
+        description=_l("e.g. Av. Argentina between Chacabuco and Pedro Montt"),
+    )
+    latitude = StringField(
+        _l("Latitude"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("Optional, decimal degrees, e.g. -33.0458"),
+    )
+    longitude = StringField(
+        _l("Longitude"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("Optional, decimal degrees, e.g. -71.6197"),
+    )
+    stalls = IntegerField(
+        _l("Number of stalls"), validators=[Optional(), NumberRange(min=0, max=100000)]
+    )
+    permit_number = StringField(
+        _l("Municipal permit number"), validators=[Optional(), Length(max=60)]
+    )
+    product_categories = StringField(
+        _l("Product categories"),
+        validators=[Optional(), Length(max=1000)],
+        description=_l("Separated by commas, e.g. fruit, vegetables, fish"),
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000)])
     byday = MultiCheckboxField(_l("Weekdays"), choices=list(WEEKDAY_LABELS.items()))
     opens_at = TimeField(_l("Opens at"), validators=[Optional()], format="%H:%M")
-    closes_at = TimeField(_l("Closes at"), validators=[Optional()], format="%H:%M",
-                          description=_l("A closing time earlier than the opening means the next day."))
+    closes_at = TimeField(
+        _l("Closes at"),
+        validators=[Optional()],
+        format="%H:%M",
+        description=_l("A closing time earlier than the opening means the next day."),
+    )
     valid_from = DateField(_l("Valid from"), validators=[Optional()])
     valid_to = DateField(_l("Valid until"), validators=[Optional()])
-    exceptions = TextAreaField(_l("Dates without fair"), validators=[Optional(), Length(max=4000)],
-                               description=_l("One per line or separated by commas, e.g. 18-09-2026"))
-    one_offs = TextAreaField(_l("One-off dates"), validators=[Optional(), Length(max=4000)],
-                             description=_l("For seasonal fairs, one per line with its hours, e.g. 20-12-2026 10:00-22:00"))
+    exceptions = TextAreaField(
+        _l("Dates without fair"),
+        validators=[Optional(), Length(max=4000)],
+        description=_l("One per line or separated by commas, e.g. 18-09-2026"),
+    )
+    one_offs = TextAreaField(
+        _l("One-off dates"),
+        validators=[Optional(), Length(max=4000)],
+        description=_l(
+            "For seasonal fairs, one per line with its hours, e.g. 20-12-2026 10:00-22:00"
+        ),
+    )
     organizers = MultiCheckboxField(_l("Organizing organizations"), coerce=int)
     vendors = MultiCheckboxField(_l("Organizations that sell here"), coerce=int)
 
@@ -265,10 +359,15 @@ class FairForm(FlaskForm):
         try:
             parse_one_offs(field.data or "")
         except ValueError as error:
-            raise ValidationError(_l("Write each date with its hours, e.g. 20-12-2026 10:00-22:00.")) from error
+            raise ValidationError(
+                _l("Write each date with its hours, e.g. 20-12-2026 10:00-22:00.")
+            ) from error
 
 
 class ImportForm(FlaskForm):
     """A CSV file to import."""
 
-    file = FileField(_l("CSV file"), validators=[FileRequired(), FileAllowed(["csv", "txt"], _l("Upload a .csv file."))])
+    file = FileField(
+        _l("CSV file"),
+        validators=[FileRequired(), FileAllowed(["csv", "txt"], _l("Upload a .csv file."))],
+    )

@@ -158,10 +158,16 @@ class Fair(TimestampMixin, Base):
 
     municipality: Mapped[Municipality] = relationship(lazy="joined")
     schedules: Mapped[list[FairSchedule]] = relationship(
-        back_populates="fair", cascade="all, delete-orphan", order_by="FairSchedule.id", lazy="selectin"
+        back_populates="fair",
+        cascade="all, delete-orphan",
+        order_by="FairSchedule.id",
+        lazy="selectin",
     )
     one_offs: Mapped[list[FairOneOff]] = relationship(
-        back_populates="fair", cascade="all, delete-orphan", order_by="FairOneOff.day", lazy="selectin"
+        back_populates="fair",
+        cascade="all, delete-orphan",
+        order_by="FairOneOff.day",
+        lazy="selectin",
     )
     organizers: Mapped[list[Organization]] = relationship(
         secondary=fair_organizers, order_by="Organization.name"
@@ -173,7 +179,9 @@ class Fair(TimestampMixin, Base):
     @property
     def categories(self) -> list[str]:
         """Return the product categories as a list."""
-        return [c.strip() for c in self.product_categories.replace(";", ",").split(",") if c.strip()]
+        return [
+            c.strip() for c in self.product_categories.replace(";", ",").split(",") if c.strip()
+        ]
 
     def __repr__(self) -> str:
         return f"<Fair {self.id} {self.name!r}>"
@@ -185,7 +193,9 @@ class FairSchedule(Base):
     __tablename__ = "economy_fair_schedules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    fair_id: Mapped[int] = mapped_column(ForeignKey("economy_fairs.id", ondelete="CASCADE"), index=True)
+    fair_id: Mapped[int] = mapped_column(
+        ForeignKey("economy_fairs.id", ondelete="CASCADE"), index=True
+    )
     freq: Mapped[str] = mapped_column(String(8), default="WEEKLY")
     byday: Mapped[str] = mapped_column(String(32))  # RFC 5545 codes: "WE,SA,SU"
     opens_at: Mapped[time] = mapped_column(Time)
@@ -229,7 +239,9 @@ class FairOneOff(Base):
     __table_args__ = (UniqueConstraint("fair_id", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    fair_id: Mapped[int] = mapped_column(ForeignKey("economy_fairs.id", ondelete="CASCADE"), index=True)
+    fair_id: Mapped[int] = mapped_column(
+        ForeignKey("economy_fairs.id", ondelete="CASCADE"), index=True
+    )
     day: Mapped[date] = mapped_column(Date)
     opens_at: Mapped[time] = mapped_column(Time)
     closes_at: Mapped[time] = mapped_column(Time)

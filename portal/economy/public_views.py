@@ -48,8 +48,13 @@ MAP_POINTS_LIMIT = 500
 
 # Globals (not a context processor) so that imported macros see them too.
 for _name, _value in {
-    "vocab_label": label, "LEGAL_FORMS": LEGAL_FORMS, "SECTORS": SECTORS, "QUALIFIERS": QUALIFIERS,
-    "FAIR_KINDS": FAIR_KINDS, "STATUSES": STATUSES, "WEEKDAY_LABELS": WEEKDAY_LABELS,
+    "vocab_label": label,
+    "LEGAL_FORMS": LEGAL_FORMS,
+    "SECTORS": SECTORS,
+    "QUALIFIERS": QUALIFIERS,
+    "FAIR_KINDS": FAIR_KINDS,
+    "STATUSES": STATUSES,
+    "WEEKDAY_LABELS": WEEKDAY_LABELS,
 }.items():
     bp.add_app_template_global(_value, _name)  # type: ignore[arg-type]
 
@@ -89,10 +94,16 @@ def fair_url(fair: Fair, external: bool = False) -> str:
     return url_for("economy.fair", slug=fair.municipality.slug, fair_id=fair.id, _external=external)
 
 
-def _directory(municipality_ids: list[int], filters: dict[str, str], comuna_cut: str) -> tuple[Any, list[dict[str, Any]]]:
+def _directory(
+    municipality_ids: list[int], filters: dict[str, str], comuna_cut: str
+) -> tuple[Any, list[dict[str, Any]]]:
     statement = directory_query(
-        municipality_ids=municipality_ids, q=filters["q"], sector=filters["sector"],
-        legal_form=filters["forma"], qualifier=filters["calificador"], comuna_cut=comuna_cut,
+        municipality_ids=municipality_ids,
+        q=filters["q"],
+        sector=filters["sector"],
+        legal_form=filters["forma"],
+        qualifier=filters["calificador"],
+        comuna_cut=comuna_cut,
     )
     page = paginate(statement, per_page=20)
     orgs = db.session.scalars(statement.limit(MAP_POINTS_LIMIT)).all()
@@ -106,9 +117,17 @@ def directory(slug: str) -> str:
     filters = _filters()
     page, points = _directory([municipality.id], filters, "")
     return render_template(
-        "economy/directory.html", municipality=municipality, region=None, page=page, points=points,
-        filters=filters, sectors=choices(SECTORS), forms=choices(LEGAL_FORMS),
-        qualifiers=choices(QUALIFIERS), comunas=[], map=_map_settings(),
+        "economy/directory.html",
+        municipality=municipality,
+        region=None,
+        page=page,
+        points=points,
+        filters=filters,
+        sectors=choices(SECTORS),
+        forms=choices(LEGAL_FORMS),
+        qualifiers=choices(QUALIFIERS),
+        comunas=[],
+        map=_map_settings(),
     )
 
 
@@ -118,26 +137,40 @@ def region_directory(region_slug: str) -> str:
     region = db.session.scalar(select(Region).where(Region.slug == region_slug))
     if region is None:
         abort(404)
-    municipality_ids = list(db.session.scalars(
-        select(Municipality.id).join(Municipality.comuna).where(
-            Comuna.region_cut == region.cut, Municipality.active.is_(True))
-    ))
+    municipality_ids = list(
+        db.session.scalars(
+            select(Municipality.id)
+            .join(Municipality.comuna)
+            .where(Comuna.region_cut == region.cut, Municipality.active.is_(True))
+        )
+    )
     filters = _filters()
     comunas = comunas_of_region(db.session, region.cut)
     comuna_cut = filters["comuna"] if filters["comuna"] in {c.cut for c in comunas} else ""
     filters["comuna"] = comuna_cut
     page, points = _directory(municipality_ids, filters, comuna_cut)
     return render_template(
-        "economy/directory.html", municipality=None, region=region, page=page, points=points,
-        filters=filters, sectors=choices(SECTORS), forms=choices(LEGAL_FORMS),
-        qualifiers=choices(QUALIFIERS), comunas=[(c.cut, c.name) for c in comunas], map=_map_settings(),
+        "economy/directory.html",
+        municipality=None,
+        region=region,
+        page=page,
+        points=points,
+        filters=filters,
+        sectors=choices(SECTORS),
+        forms=choices(LEGAL_FORMS),
+        qualifiers=choices(QUALIFIERS),
+        comunas=[(c.cut, c.name) for c in comunas],
+        map=_map_settings(),
     )
 
 
 def _can_see_unpublished(org: Organization) -> bool:
     if not current_user.is_authenticated:
         return False
-    return org.representative_user_id == current_user.id or org.municipality_id in current_user.municipality_ids()
+    return (
+        org.representative_user_id == current_user.id
+        or org.municipality_id in current_user.municipality_ids()
+    )
 
 
 @bp.route("/<slug>/organizaciones/<int:org_id>")
@@ -152,12 +185,23 @@ def organization(slug: str, org_id: int) -> str | Response:
     if not org.is_public and not _can_see_unpublished(org):
         abort(404)
     fairs = db.session.scalars(
-        select(Fair).where(Fair.active.is_(True), Fair.organizers.any(Organization.id == org.id) | Fair.vendors.any(Organization.id == org.id))
+        select(Fair)
+        .where(
+            Fair.active.is_(True),
+            Fair.organizers.any(Organization.id == org.id)
+            | Fair.vendors.any(Organization.id == org.id),
+        )
         .order_by(Fair.name)
     ).all()
     points = map_points_of_organizations([org], organization_url)
-    return render_template("economy/organization.html", municipality=municipality, org=org, fairs=fairs,
-                           points=points, map=_map_settings())
+    return render_template(
+        "economy/organization.html",
+        municipality=municipality,
+        org=org,
+        fairs=fairs,
+        points=points,
+        map=_map_settings(),
+    )
 
 
 @bp.route("/<slug>/organizaciones/registrar", methods=["GET", "POST"])
@@ -167,7 +211,9 @@ def register(slug: str) -> str | Response:
     municipality = _municipality(slug)
     form = RegistrationForm()
     form.needs_account = not current_user.is_authenticated
-    form.set_comunas([(c.cut, c.name) for c in comunas_of_region(db.session, municipality.region_cut)])
+    form.set_comunas(
+        [(c.cut, c.name) for c in comunas_of_region(db.session, municipality.region_cut)]
+    )
     if not form.is_submitted():
         for entry in form.locations:
             entry.form.comuna_cut.data = municipality.comuna_cut
@@ -176,18 +222,33 @@ def register(slug: str) -> str | Response:
         new_account = False
         if user is None:
             try:
-                user = create_user(db.session, form.representative_email.data or "",
-                                   form.representative_name.data or "", form.password.data)
+                user = create_user(
+                    db.session,
+                    form.representative_email.data or "",
+                    form.representative_name.data or "",
+                    form.password.data,
+                )
                 new_account = True
             except AccountError:
                 form.representative_email.errors.append(
-                    _("An account with this email already exists: sign in first, then register the organization."))
+                    _(
+                        "An account with this email already exists: sign in first, then register the organization."
+                    )
+                )
         if user is not None:
-            org = register_organization(db.session, municipality, form.values(), _locations(form), user)
+            org = register_organization(
+                db.session, municipality, form.values(), _locations(form), user
+            )
             db.session.commit()
             if new_account:
                 login_user(user)
-            flash(_("Thank you. %(name)s is registered and waits for the municipality to verify it.", name=org.name), "success")
+            flash(
+                _(
+                    "Thank you. %(name)s is registered and waits for the municipality to verify it.",
+                    name=org.name,
+                ),
+                "success",
+            )
             return redirect(organization_url(org))
     return render_template("economy/register.html", municipality=municipality, form=form)
 
@@ -197,9 +258,15 @@ def _locations(form: Any) -> list[LocationData]:
     for entry in form.locations:
         sub = entry.form
         if sub.address.data:
-            found.append(LocationData(address=sub.address.data, comuna_cut=sub.comuna_cut.data,
-                                      name=sub.name.data or "", latitude=coordinate(sub.latitude.data),
-                                      longitude=coordinate(sub.longitude.data)))
+            found.append(
+                LocationData(
+                    address=sub.address.data,
+                    comuna_cut=sub.comuna_cut.data,
+                    name=sub.name.data or "",
+                    latitude=coordinate(sub.latitude.data),
+                    longitude=coordinate(sub.longitude.data),
+                )
+            )
     return found
 
 
@@ -215,11 +282,16 @@ def fairs(slug: str) -> str:
     week = fair_days(found, today, today + timedelta(days=6))
     now = datetime.now(UTC)
     return render_template(
-        "economy/fairs.html", municipality=municipality, fairs=found, today=today,
+        "economy/fairs.html",
+        municipality=municipality,
+        fairs=found,
+        today=today,
         today_days=[d for d in week if d.occurrence.local_date == today and d.occurrence.end > now],
         week_days=[d for d in week if d.occurrence.local_date > today],
         next_of={f.id: next_dates(f, now, 1) for f in found},
-        points=fair_map_points(found, fair_url), map=_map_settings(), kinds=FAIR_KINDS,
+        points=fair_map_points(found, fair_url),
+        map=_map_settings(),
+        kinds=FAIR_KINDS,
     )
 
 
@@ -231,12 +303,23 @@ def fair(slug: str, fair_id: int) -> str:
     if found is None or found.municipality_id != municipality.id or not found.active:
         abort(404)
     upcoming = next_dates(found, count=6)
-    jsonld = event_jsonld(found, fair_url(found, external=True), upcoming,
-                          lambda o: url_for("economy.organization", slug=slug, org_id=o.id, _external=True))
+    jsonld = event_jsonld(
+        found,
+        fair_url(found, external=True),
+        upcoming,
+        lambda o: url_for("economy.organization", slug=slug, org_id=o.id, _external=True),
+    )
     return render_template(
-        "economy/fair.html", municipality=municipality, fair=found, upcoming=upcoming, jsonld=jsonld,
-        points=fair_map_points([found], fair_url), map=_map_settings(), kinds=FAIR_KINDS,
-        vendors=[o for o in found.vendors if o.is_public], organizers=[o for o in found.organizers if o.is_public],
+        "economy/fair.html",
+        municipality=municipality,
+        fair=found,
+        upcoming=upcoming,
+        jsonld=jsonld,
+        points=fair_map_points([found], fair_url),
+        map=_map_settings(),
+        kinds=FAIR_KINDS,
+        vendors=[o for o in found.vendors if o.is_public],
+        organizers=[o for o in found.organizers if o.is_public],
     )
 
 
@@ -280,9 +363,12 @@ def _point() -> tuple[float, float] | None:
 
 def _near(days: int, title: str, endpoint: str) -> str:
     comunas = db.session.execute(
-        select(Comuna.slug, Comuna.name, Comuna.cut).join(Municipality, Municipality.comuna_cut == Comuna.cut)
+        select(Comuna.slug, Comuna.name, Comuna.cut)
+        .join(Municipality, Municipality.comuna_cut == Comuna.cut)
         .join(Fair, Fair.municipality_id == Municipality.id)
-        .where(Fair.active.is_(True), Municipality.active.is_(True)).distinct().order_by(Comuna.name)
+        .where(Fair.active.is_(True), Municipality.active.is_(True))
+        .distinct()
+        .order_by(Comuna.name)
     ).all()
     chosen = request.args.get("comuna", "")
     comuna_cut = next((c.cut for c in comunas if chosen in (c.slug, c.cut)), "")
@@ -293,9 +379,16 @@ def _near(days: int, title: str, endpoint: str) -> str:
     now = datetime.now(UTC)
     listed = [d for d in listed if d.occurrence.end > now]
     return render_template(
-        "economy/fairs_near.html", title=title, endpoint=endpoint, days=listed, comunas=comunas,
-        comuna=next((c.slug for c in comunas if c.cut == comuna_cut), ""), point=point, today=today,
-        points=fair_map_points({d.fair.id: d.fair for d in listed}.values(), fair_url), map=_map_settings(),
+        "economy/fairs_near.html",
+        title=title,
+        endpoint=endpoint,
+        days=listed,
+        comunas=comunas,
+        comuna=next((c.slug for c in comunas if c.cut == comuna_cut), ""),
+        point=point,
+        today=today,
+        points=fair_map_points({d.fair.id: d.fair for d in listed}.values(), fair_url),
+        map=_map_settings(),
         kinds=FAIR_KINDS,
     )
 

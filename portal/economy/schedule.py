@@ -69,7 +69,9 @@ def local_moment(day: date, at: time, zone: ZoneInfo = SANTIAGO) -> datetime:
     return aware.astimezone(UTC).astimezone(zone)
 
 
-def span(day: date, opens_at: time, closes_at: time, zone: ZoneInfo = SANTIAGO) -> tuple[datetime, datetime]:
+def span(
+    day: date, opens_at: time, closes_at: time, zone: ZoneInfo = SANTIAGO
+) -> tuple[datetime, datetime]:
     """Return the start and end of a fair day; a closing time at or before opening is next day."""
     start = local_moment(day, opens_at, zone)
     end_day = day + timedelta(days=1) if closes_at <= opens_at else day
@@ -134,7 +136,9 @@ def upcoming(
     """Return the next occurrences not yet over at `now` (an aware datetime)."""
     today = now.astimezone(SANTIAGO).date()
     # Start a day early so that a fair that opened last night and is still open is included.
-    candidates = occurrences(list(rules), list(one_offs), today - timedelta(days=1), today + timedelta(days=horizon_days))
+    candidates = occurrences(
+        list(rules), list(one_offs), today - timedelta(days=1), today + timedelta(days=horizon_days)
+    )
     return [occ for occ in candidates if occ.end > now][:count]
 
 

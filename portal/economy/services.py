@@ -41,13 +41,32 @@ from portal.geo.models import Comuna, Municipality
 from portal.text import fold
 
 ORGANIZATION_FIELDS = [
-    "name", "rut", "legal_form", "sector", "description", "members_total", "members_women",
-    *QUALIFIERS.keys(), "email", "phone", "website", "social_url", "opening_hours", "products",
+    "name",
+    "rut",
+    "legal_form",
+    "sector",
+    "description",
+    "members_total",
+    "members_women",
+    *QUALIFIERS.keys(),
+    "email",
+    "phone",
+    "website",
+    "social_url",
+    "opening_hours",
+    "products",
     "last_verified_on",
 ]
 FAIR_FIELDS = [
-    "kind", "name", "place", "latitude", "longitude", "stalls", "permit_number",
-    "product_categories", "description",
+    "kind",
+    "name",
+    "place",
+    "latitude",
+    "longitude",
+    "stalls",
+    "permit_number",
+    "product_categories",
+    "description",
 ]
 SIMILAR_NAME = 0.9
 
@@ -169,7 +188,9 @@ def _location_snapshot(loc: OrganizationLocation | LocationData) -> dict[str, An
     }
 
 
-def _set_locations(org: Organization, locations: Sequence[LocationData]) -> tuple[list[Any], list[Any]]:
+def _set_locations(
+    org: Organization, locations: Sequence[LocationData]
+) -> tuple[list[Any], list[Any]]:
     before = [_location_snapshot(loc) for loc in org.locations]
     after = [_location_snapshot(loc) for loc in locations]
     if before != after:
@@ -206,7 +227,9 @@ def _clean_values(values: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def same_rut(session: Session, municipality_id: int, rut: str | None, exclude_id: int | None = None) -> Organization | None:
+def same_rut(
+    session: Session, municipality_id: int, rut: str | None, exclude_id: int | None = None
+) -> Organization | None:
     """Find a live record of the municipality with this RUT."""
     if not rut:
         return None
@@ -272,8 +295,15 @@ def update_organization(
     if not after:
         return False
     session.flush()
-    record(session, "organization.update", "organization", org.id,
-           municipality_id=org.municipality_id, before=before, after=after)
+    record(
+        session,
+        "organization.update",
+        "organization",
+        org.id,
+        municipality_id=org.municipality_id,
+        before=before,
+        after=after,
+    )
     return True
 
 
@@ -287,9 +317,15 @@ def verify_organization(session: Session, org: Organization) -> None:
     org.verified_at = utcnow()
     org.last_verified_on = utcnow().astimezone(SANTIAGO).date()
     session.flush()
-    record(session, "organization.verify", "organization", org.id,
-           municipality_id=org.municipality_id, before=before,
-           after={"status": org.status, "last_verified_on": org.last_verified_on})
+    record(
+        session,
+        "organization.verify",
+        "organization",
+        org.id,
+        municipality_id=org.municipality_id,
+        before=before,
+        after={"status": org.status, "last_verified_on": org.last_verified_on},
+    )
 
 
 def suspend_organization(session: Session, org: Organization, note: str) -> None:
@@ -300,9 +336,15 @@ def suspend_organization(session: Session, org: Organization, note: str) -> None
     org.status = "suspended"
     org.status_note = note.strip()
     session.flush()
-    record(session, "organization.suspend", "organization", org.id,
-           municipality_id=org.municipality_id, before=before,
-           after={"status": org.status, "status_note": org.status_note})
+    record(
+        session,
+        "organization.suspend",
+        "organization",
+        org.id,
+        municipality_id=org.municipality_id,
+        before=before,
+        after={"status": org.status, "status_note": org.status_note},
+    )
 
 
 def merge_organizations(session: Session, duplicate: Organization, survivor: Organization) -> None:
@@ -323,13 +365,22 @@ def merge_organizations(session: Session, duplicate: Organization, survivor: Org
     for name, value in filled.items():
         setattr(survivor, name, value)
     if not survivor.locations and duplicate.locations:
-        _set_locations(survivor, [LocationData(**_location_snapshot(loc)) for loc in duplicate.locations])
+        _set_locations(
+            survivor, [LocationData(**_location_snapshot(loc)) for loc in duplicate.locations]
+        )
         filled["locations"] = [_location_snapshot(loc) for loc in duplicate.locations]
     if survivor.representative_user_id is None and duplicate.representative_user_id is not None:
         survivor.representative_user_id = duplicate.representative_user_id
         filled["representative_user_id"] = duplicate.representative_user_id
     moved = []
-    for fair in session.scalars(select(Fair).where(or_(Fair.organizers.any(Organization.id == duplicate.id), Fair.vendors.any(Organization.id == duplicate.id)))):
+    for fair in session.scalars(
+        select(Fair).where(
+            or_(
+                Fair.organizers.any(Organization.id == duplicate.id),
+                Fair.vendors.any(Organization.id == duplicate.id),
+            )
+        )
+    ):
         for group in (fair.organizers, fair.vendors):
             if duplicate in group:
                 group.remove(duplicate)
@@ -341,10 +392,15 @@ def merge_organizations(session: Session, duplicate: Organization, survivor: Org
     duplicate.status = "merged"
     duplicate.merged_into_id = survivor.id
     session.flush()
-    record(session, "organization.merge", "organization", duplicate.id,
-           municipality_id=duplicate.municipality_id,
-           before={"status": before_status},
-           after={"status": "merged", "merged_into": survivor.id, "filled": filled, "fairs": moved})
+    record(
+        session,
+        "organization.merge",
+        "organization",
+        duplicate.id,
+        municipality_id=duplicate.municipality_id,
+        before={"status": before_status},
+        after={"status": "merged", "merged_into": survivor.id, "filled": filled, "fairs": moved},
+    )
 
 
 def register_organization(
@@ -356,18 +412,26 @@ def register_organization(
 ) -> Organization:
     """Record a self-registration: pending until the municipality's staff verify it."""
     return create_organization(
-        session, municipality, values, locations,
-        status="pending", representative=representative, refuse_same_rut=False, actor=representative,
+        session,
+        municipality,
+        values,
+        locations,
+        status="pending",
+        representative=representative,
+        refuse_same_rut=False,
+        actor=representative,
     )
 
 
 def organizations_represented_by(session: Session, user: User) -> list[Organization]:
     """Return the organizations a user represents (later: who may propose as an organization)."""
-    return list(session.scalars(
-        select(Organization)
-        .where(Organization.representative_user_id == user.id, Organization.status != "merged")
-        .order_by(Organization.name)
-    ))
+    return list(
+        session.scalars(
+            select(Organization)
+            .where(Organization.representative_user_id == user.id, Organization.status != "merged")
+            .order_by(Organization.name)
+        )
+    )
 
 
 def _comuna_of(org: Organization) -> set[str]:
@@ -386,16 +450,18 @@ class DuplicatePair:
 
 def duplicate_suggestions(session: Session, municipality_id: int) -> list[DuplicatePair]:
     """Find likely duplicates: same RUT, or near-identical names in the same comuna."""
-    orgs = list(session.scalars(
-        select(Organization)
-        .where(Organization.municipality_id == municipality_id, Organization.status != "merged")
-        .order_by(Organization.id)
-    ))
+    orgs = list(
+        session.scalars(
+            select(Organization)
+            .where(Organization.municipality_id == municipality_id, Organization.status != "merged")
+            .order_by(Organization.id)
+        )
+    )
     names = {org.id: normalized_name(org.name) for org in orgs}
     comunas = {org.id: _comuna_of(org) for org in orgs}
     pairs: list[DuplicatePair] = []
     for i, first in enumerate(orgs):
-        for second in orgs[i + 1:]:
+        for second in orgs[i + 1 :]:
             if first.rut and first.rut == second.rut:
                 pairs.append(DuplicatePair(first, second, "rut"))
                 continue
@@ -435,11 +501,15 @@ def directory_query(
     if qualifier in QUALIFIERS:
         statement = statement.where(getattr(Organization, qualifier).is_(True))
     if comuna_cut:
-        statement = statement.where(or_(
-            Organization.locations.any(OrganizationLocation.comuna_cut == comuna_cut),
-            and_(~Organization.locations.any(),
-                 Organization.municipality.has(Municipality.comuna_cut == comuna_cut)),
-        ))
+        statement = statement.where(
+            or_(
+                Organization.locations.any(OrganizationLocation.comuna_cut == comuna_cut),
+                and_(
+                    ~Organization.locations.any(),
+                    Organization.municipality.has(Municipality.comuna_cut == comuna_cut),
+                ),
+            )
+        )
     return statement.order_by(Organization.name, Organization.id)
 
 
@@ -449,7 +519,9 @@ def map_points_of_organizations(orgs: Iterable[Organization], url: Any) -> list[
     for org in orgs:
         for loc in org.locations:
             if loc.latitude is not None and loc.longitude is not None:
-                points.append({"name": org.name, "url": url(org), "lat": loc.latitude, "lon": loc.longitude})
+                points.append(
+                    {"name": org.name, "url": url(org), "lat": loc.latitude, "lon": loc.longitude}
+                )
     return points
 
 
@@ -469,11 +541,17 @@ class ScheduleData:
 
 
 def _schedule_snapshot(s: FairSchedule | ScheduleData) -> dict[str, Any]:
-    exceptions = [e.day for e in s.exceptions] if isinstance(s, FairSchedule) else list(s.exceptions)
+    exceptions = (
+        [e.day for e in s.exceptions] if isinstance(s, FairSchedule) else list(s.exceptions)
+    )
     byday = s.byday if isinstance(s.byday, str) else ",".join(s.byday)
     return {
-        "byday": byday, "opens_at": s.opens_at.strftime("%H:%M"), "closes_at": s.closes_at.strftime("%H:%M"),
-        "valid_from": s.valid_from, "valid_to": s.valid_to, "exceptions": sorted(exceptions),
+        "byday": byday,
+        "opens_at": s.opens_at.strftime("%H:%M"),
+        "closes_at": s.closes_at.strftime("%H:%M"),
+        "valid_from": s.valid_from,
+        "valid_to": s.valid_to,
+        "exceptions": sorted(exceptions),
     }
 
 
@@ -509,15 +587,23 @@ def _apply_fair(
         if name in values:
             value = values[name]
             setattr(fair, name, value.strip() if isinstance(value, str) else value)
-    if [_schedule_snapshot(s) for s in fair.schedules] != [_schedule_snapshot(s) for s in schedules]:
+    if [_schedule_snapshot(s) for s in fair.schedules] != [
+        _schedule_snapshot(s) for s in schedules
+    ]:
         fair.schedules.clear()
         session.flush()
         for data in schedules:
-            fair.schedules.append(FairSchedule(
-                freq="WEEKLY", byday=",".join(parse_byday(data.byday)), opens_at=data.opens_at,
-                closes_at=data.closes_at, valid_from=data.valid_from, valid_to=data.valid_to,
-                exceptions=[FairScheduleException(day=d) for d in sorted(set(data.exceptions))],
-            ))
+            fair.schedules.append(
+                FairSchedule(
+                    freq="WEEKLY",
+                    byday=",".join(parse_byday(data.byday)),
+                    opens_at=data.opens_at,
+                    closes_at=data.closes_at,
+                    valid_from=data.valid_from,
+                    valid_to=data.valid_to,
+                    exceptions=[FairScheduleException(day=d) for d in sorted(set(data.exceptions))],
+                )
+            )
     wanted = [(d, o, c) for d, o, c in one_offs]
     if [(o.day, o.opens_at, o.closes_at) for o in fair.one_offs] != wanted:
         fair.one_offs.clear()
@@ -528,15 +614,21 @@ def _apply_fair(
     fair.vendors = _registry_members(session, fair.municipality_id, vendor_ids)
 
 
-def _registry_members(session: Session, municipality_id: int, ids: Iterable[int]) -> list[Organization]:
+def _registry_members(
+    session: Session, municipality_id: int, ids: Iterable[int]
+) -> list[Organization]:
     wanted = sorted(set(ids))
     if not wanted:
         return []
-    found = list(session.scalars(select(Organization).where(
-        Organization.id.in_(wanted),
-        Organization.municipality_id == municipality_id,
-        Organization.status != "merged",
-    )))
+    found = list(
+        session.scalars(
+            select(Organization).where(
+                Organization.id.in_(wanted),
+                Organization.municipality_id == municipality_id,
+                Organization.status != "merged",
+            )
+        )
+    )
     if len(found) != len(wanted):
         raise RegistryError("unknown-organization")
     return found
@@ -556,8 +648,14 @@ def create_fair(
     session.add(fair)
     _apply_fair(session, fair, values, schedules, one_offs, organizer_ids, vendor_ids)
     session.flush()
-    record(session, "fair.create", "fair", fair.id, municipality_id=municipality.id,
-           after=_fair_snapshot(fair))
+    record(
+        session,
+        "fair.create",
+        "fair",
+        fair.id,
+        municipality_id=municipality.id,
+        after=_fair_snapshot(fair),
+    )
     return fair
 
 
@@ -578,8 +676,15 @@ def update_fair(
     changed = {k for k in after if after[k] != before[k]}
     if not changed:
         return False
-    record(session, "fair.update", "fair", fair.id, municipality_id=fair.municipality_id,
-           before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+    record(
+        session,
+        "fair.update",
+        "fair",
+        fair.id,
+        municipality_id=fair.municipality_id,
+        before={k: before[k] for k in changed},
+        after={k: after[k] for k in changed},
+    )
     return True
 
 
@@ -589,21 +694,35 @@ def set_fair_active(session: Session, fair: Fair, active: bool) -> None:
         return
     fair.active = active
     session.flush()
-    record(session, "fair.activate" if active else "fair.deactivate", "fair", fair.id,
-           municipality_id=fair.municipality_id, before={"active": not active}, after={"active": active})
+    record(
+        session,
+        "fair.activate" if active else "fair.deactivate",
+        "fair",
+        fair.id,
+        municipality_id=fair.municipality_id,
+        before={"active": not active},
+        after={"active": active},
+    )
 
 
 def rules_of(fair: Fair) -> tuple[list[WeeklyRule], list[OneOff]]:
     """Turn a fair's schedule rows into the pure schedule model."""
     rules = [
         WeeklyRule(
-            byday=tuple(s.days), opens_at=s.opens_at, closes_at=s.closes_at,
-            valid_from=s.valid_from, valid_to=s.valid_to,
-            exceptions=frozenset(e.day for e in s.exceptions), key=s.id,
+            byday=tuple(s.days),
+            opens_at=s.opens_at,
+            closes_at=s.closes_at,
+            valid_from=s.valid_from,
+            valid_to=s.valid_to,
+            exceptions=frozenset(e.day for e in s.exceptions),
+            key=s.id,
         )
         for s in fair.schedules
     ]
-    extras = [OneOff(day=o.day, opens_at=o.opens_at, closes_at=o.closes_at, key=o.id) for o in fair.one_offs]
+    extras = [
+        OneOff(day=o.day, opens_at=o.opens_at, closes_at=o.closes_at, key=o.id)
+        for o in fair.one_offs
+    ]
     return rules, extras
 
 
@@ -622,10 +741,14 @@ class FairDay:
     distance: float | None = None
 
 
-def public_fairs(session: Session, *, municipality_ids: Iterable[int] | None = None, comuna_cut: str = "") -> list[Fair]:
+def public_fairs(
+    session: Session, *, municipality_ids: Iterable[int] | None = None, comuna_cut: str = ""
+) -> list[Fair]:
     """Return the active fairs of active municipalities, optionally of some or of one comuna."""
-    statement = select(Fair).join(Fair.municipality).where(
-        Fair.active.is_(True), Municipality.active.is_(True)
+    statement = (
+        select(Fair)
+        .join(Fair.municipality)
+        .where(Fair.active.is_(True), Municipality.active.is_(True))
     )
     if municipality_ids is not None:
         statement = statement.where(Fair.municipality_id.in_(list(municipality_ids)))
@@ -651,7 +774,14 @@ def fair_days(
                 distance = distance_km(near[0], near[1], fair.latitude, fair.longitude)
             days.append(FairDay(fair, occurrence, distance))
     if near is not None:
-        days.sort(key=lambda d: (d.occurrence.local_date, d.distance is None, d.distance or 0.0, d.occurrence.start))
+        days.sort(
+            key=lambda d: (
+                d.occurrence.local_date,
+                d.distance is None,
+                d.distance or 0.0,
+                d.occurrence.start,
+            )
+        )
     else:
         days.sort(key=lambda d: (d.occurrence.start, d.fair.name))
     return days
@@ -661,7 +791,8 @@ def fair_map_points(fairs: Iterable[Fair], url: Any) -> list[dict[str, Any]]:
     """Return the map points of fairs that have coordinates."""
     return [
         {"name": f.name, "url": url(f), "lat": f.latitude, "lon": f.longitude}
-        for f in fairs if f.latitude is not None and f.longitude is not None
+        for f in fairs
+        if f.latitude is not None and f.longitude is not None
     ]
 
 
@@ -705,7 +836,9 @@ class Eligibility:
 def eligibility(session: Session, fair: Fair) -> list[Eligibility]:
     """Check a fair against every active programme rule."""
     results = []
-    for rule in session.scalars(select(FundingRule).where(FundingRule.active.is_(True)).order_by(FundingRule.programme)):
+    for rule in session.scalars(
+        select(FundingRule).where(FundingRule.active.is_(True)).order_by(FundingRule.programme)
+    ):
         missing: list[tuple[str, dict[str, Any]]] = []
         if rule.kind_list and fair.kind not in rule.kind_list:
             missing.append(("kind", {"kinds": rule.kind_list}))
@@ -726,4 +859,6 @@ def legal_form_is_formal(legal_form: str) -> bool:
 
 def comunas_of_region(session: Session, region_cut: str) -> list[Comuna]:
     """Return a region's comunas by name."""
-    return list(session.scalars(select(Comuna).where(Comuna.region_cut == region_cut).order_by(Comuna.name)))
+    return list(
+        session.scalars(select(Comuna).where(Comuna.region_cut == region_cut).order_by(Comuna.name))
+    )

@@ -85,18 +85,32 @@ def staff_organizations(slug: str) -> str:
     """List every record of the registry, pending first, with search and a status filter."""
     status = request.args.get("estado", "")
     statuses = [status] if status in STATUSES else ["pending", "verified", "suspended"]
-    statement = directory_query(municipality_ids=[g.municipality.id], q=request.args.get("q", "")[:100], statuses=statuses)
+    statement = directory_query(
+        municipality_ids=[g.municipality.id], q=request.args.get("q", "")[:100], statuses=statuses
+    )
     page = paginate(statement, per_page=25)
-    counts = dict(db.session.execute(
-        select(Organization.status, func.count()).where(Organization.municipality_id == g.municipality.id)
-        .group_by(Organization.status)
-    ).all())
-    return render_template("economy/staff/organizations.html", municipality=g.municipality, page=page,
-                           status=status, statuses=STATUSES, counts=counts, q=request.args.get("q", ""))
+    counts = dict(
+        db.session.execute(
+            select(Organization.status, func.count())
+            .where(Organization.municipality_id == g.municipality.id)
+            .group_by(Organization.status)
+        ).all()
+    )
+    return render_template(
+        "economy/staff/organizations.html",
+        municipality=g.municipality,
+        page=page,
+        status=status,
+        statuses=STATUSES,
+        counts=counts,
+        q=request.args.get("q", ""),
+    )
 
 
 def _organization_form(form: OrganizationForm) -> None:
-    form.set_comunas([(c.cut, c.name) for c in comunas_of_region(db.session, g.municipality.region_cut)])
+    form.set_comunas(
+        [(c.cut, c.name) for c in comunas_of_region(db.session, g.municipality.region_cut)]
+    )
 
 
 @bp.route("/gestion/<slug>/organizaciones/nueva", methods=["GET", "POST"])
@@ -116,7 +130,9 @@ def staff_new_organization(slug: str) -> str | Response:
             db.session.commit()
             flash(_("%(name)s has been added to the registry.", name=org.name), "success")
             return redirect(url_for("economy.staff_edit_organization", slug=slug, org_id=org.id))
-    return render_template("economy/staff/organization_form.html", municipality=g.municipality, form=form, org=None)
+    return render_template(
+        "economy/staff/organization_form.html", municipality=g.municipality, form=form, org=None
+    )
 
 
 @bp.route("/gestion/<slug>/organizaciones/<int:org_id>", methods=["GET", "POST"])
@@ -143,23 +159,44 @@ def staff_edit_organization(slug: str, org_id: int) -> str | Response:
             form.rut.errors.append(_registry_error(error))
         else:
             db.session.commit()
-            flash(_("The record has been saved.") if changed else _("Nothing changed."), "success" if changed else "info")
+            flash(
+                _("The record has been saved.") if changed else _("Nothing changed."),
+                "success" if changed else "info",
+            )
             return redirect(url_for("economy.staff_edit_organization", slug=slug, org_id=org.id))
     merge = MergeForm(prefix="merge")
     merge.survivor.choices = _merge_choices(org)
     return render_template(
-        "economy/staff/organization_form.html", municipality=g.municipality, form=form, org=org,
-        confirm=ConfirmForm(), suspend=SuspendForm(prefix="suspend"), merge=merge, statuses=STATUSES,
-        fairs=db.session.scalars(select(Fair).where(
-            Fair.organizers.any(Organization.id == org.id) | Fair.vendors.any(Organization.id == org.id)).order_by(Fair.name)).all(),
+        "economy/staff/organization_form.html",
+        municipality=g.municipality,
+        form=form,
+        org=org,
+        confirm=ConfirmForm(),
+        suspend=SuspendForm(prefix="suspend"),
+        merge=merge,
+        statuses=STATUSES,
+        fairs=db.session.scalars(
+            select(Fair)
+            .where(
+                Fair.organizers.any(Organization.id == org.id)
+                | Fair.vendors.any(Organization.id == org.id)
+            )
+            .order_by(Fair.name)
+        ).all(),
         public_url=organization_url(org),
     )
 
 
 def _merge_choices(org: Organization) -> list[tuple[int, str]]:
-    others = db.session.scalars(select(Organization).where(
-        Organization.municipality_id == org.municipality_id, Organization.id != org.id,
-        Organization.status != "merged").order_by(Organization.name)).all()
+    others = db.session.scalars(
+        select(Organization)
+        .where(
+            Organization.municipality_id == org.municipality_id,
+            Organization.id != org.id,
+            Organization.status != "merged",
+        )
+        .order_by(Organization.name)
+    ).all()
     return [(o.id, f"{o.name}{' · ' + o.rut if o.rut else ''} (#{o.id})") for o in others]
 
 
@@ -175,7 +212,10 @@ def staff_verify_organization(slug: str, org_id: int) -> Response:
             flash(_registry_error(error), "error")
         else:
             db.session.commit()
-            flash(_("%(name)s is verified and appears in the public directory.", name=org.name), "success")
+            flash(
+                _("%(name)s is verified and appears in the public directory.", name=org.name),
+                "success",
+            )
     return redirect(url_for("economy.staff_edit_organization", slug=slug, org_id=org.id))
 
 
@@ -213,12 +253,24 @@ def staff_merge_organization(slug: str, org_id: int) -> Response:
             flash(_registry_error(error), "error")
         else:
             db.session.commit()
-            flash(_("%(duplicate)s has been merged into %(survivor)s.", duplicate=org.name, survivor=survivor.name), "success")
-            return redirect(url_for("economy.staff_edit_organization", slug=slug, org_id=survivor.id))
+            flash(
+                _(
+                    "%(duplicate)s has been merged into %(survivor)s.",
+                    duplicate=org.name,
+                    survivor=survivor.name,
+                ),
+                "success",
+            )
+            return redirect(
+                url_for("economy.staff_edit_organization", slug=slug, org_id=survivor.id)
+            )
     else:
         flash(_("Choose the record that stays."), "error")
-    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url) else
-                    url_for("economy.staff_edit_organization", slug=slug, org_id=org.id))
+    return redirect(
+        request.referrer
+        if request.referrer and request.referrer.startswith(request.host_url)
+        else url_for("economy.staff_edit_organization", slug=slug, org_id=org.id)
+    )
 
 
 @bp.route("/gestion/<slug>/organizaciones/duplicados")
@@ -226,11 +278,17 @@ def staff_merge_organization(slug: str, org_id: int) -> Response:
 def staff_duplicates(slug: str) -> str:
     """Suggest records that look like the same organization (same RUT, or near-identical name)."""
     pairs = duplicate_suggestions(db.session, g.municipality.id)
-    return render_template("economy/staff/duplicates.html", municipality=g.municipality, pairs=pairs,
-                           token_form=ConfirmForm())
+    return render_template(
+        "economy/staff/duplicates.html",
+        municipality=g.municipality,
+        pairs=pairs,
+        token_form=ConfirmForm(),
+    )
 
 
-def _import_page(kind: str, validate: Any, write: Any, template_columns: list[str]) -> str | Response:
+def _import_page(
+    kind: str, validate: Any, write: Any, template_columns: list[str]
+) -> str | Response:
     form = ImportForm()
     errors = None
     if form.validate_on_submit():
@@ -243,16 +301,26 @@ def _import_page(kind: str, validate: Any, write: Any, template_columns: list[st
             db.session.commit()
             flash(_("%(count)d records have been imported.", count=len(created)), "success")
             return redirect(url_for(f"economy.staff_{kind}", slug=g.municipality.slug))
-    return render_template("economy/staff/import.html", municipality=g.municipality, form=form, errors=errors,
-                           kind=kind, columns=template_columns)
+    return render_template(
+        "economy/staff/import.html",
+        municipality=g.municipality,
+        form=form,
+        errors=errors,
+        kind=kind,
+        columns=template_columns,
+    )
 
 
 @bp.route("/gestion/<slug>/organizaciones/importar", methods=["GET", "POST"])
 @municipal_staff_required
 def staff_import_organizations(slug: str) -> str | Response:
     """Import organizations from a CSV: checked whole, nothing written unless every line is right."""
-    return _import_page("organizations", exchange.validate_organizations, exchange.write_organizations,
-                        exchange.ORGANIZATION_COLUMNS)
+    return _import_page(
+        "organizations",
+        exchange.validate_organizations,
+        exchange.write_organizations,
+        exchange.ORGANIZATION_COLUMNS,
+    )
 
 
 def _download(body: str, mimetype: str, filename: str) -> Response:
@@ -262,25 +330,40 @@ def _download(body: str, mimetype: str, filename: str) -> Response:
 
 
 def _staff_organizations() -> list[Organization]:
-    return list(db.session.scalars(select(Organization).where(
-        Organization.municipality_id == g.municipality.id).order_by(Organization.name, Organization.id)))
+    return list(
+        db.session.scalars(
+            select(Organization)
+            .where(Organization.municipality_id == g.municipality.id)
+            .order_by(Organization.name, Organization.id)
+        )
+    )
 
 
 @bp.route("/gestion/<slug>/organizaciones/exportar.csv")
 @municipal_staff_required
 def staff_export_organizations_csv(slug: str) -> Response:
     """Download the registry as CSV (HSDS field names)."""
-    return _download("\ufeff" + exchange.organizations_csv(_staff_organizations()), "text/csv",
-                     f"organizaciones-{slug}.csv")
+    return _download(
+        "\ufeff" + exchange.organizations_csv(_staff_organizations()),
+        "text/csv",
+        f"organizaciones-{slug}.csv",
+    )
 
 
 @bp.route("/gestion/<slug>/organizaciones/exportar.json")
 @municipal_staff_required
 def staff_export_organizations_json(slug: str) -> Response:
     """Download the registry as JSON (HSDS organizations with locations)."""
-    data = {"organizations": [exchange.organization_hsds(o, organization_url(o)) for o in _staff_organizations()]}
-    return _download(json.dumps(data, ensure_ascii=False, indent=2), "application/json",
-                     f"organizaciones-{slug}.json")
+    data = {
+        "organizations": [
+            exchange.organization_hsds(o, organization_url(o)) for o in _staff_organizations()
+        ]
+    }
+    return _download(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        "application/json",
+        f"organizaciones-{slug}.json",
+    )
 
 
 # --- fairs ------------------------------------------------------------------------------------
@@ -290,33 +373,53 @@ def staff_export_organizations_json(slug: str) -> Response:
 @municipal_staff_required
 def staff_fairs(slug: str) -> str:
     """List the municipality's fairs and markets."""
-    page = paginate(select(Fair).where(Fair.municipality_id == g.municipality.id).order_by(Fair.name), per_page=25)
-    return render_template("economy/staff/fairs.html", municipality=g.municipality, page=page, kinds=FAIR_KINDS,
-                           next_of={f.id: next_dates(f, count=1) for f in page.items})
+    page = paginate(
+        select(Fair).where(Fair.municipality_id == g.municipality.id).order_by(Fair.name),
+        per_page=25,
+    )
+    return render_template(
+        "economy/staff/fairs.html",
+        municipality=g.municipality,
+        page=page,
+        kinds=FAIR_KINDS,
+        next_of={f.id: next_dates(f, count=1) for f in page.items},
+    )
 
 
 def _fair_form(form: FairForm) -> None:
-    orgs = db.session.scalars(select(Organization).where(
-        Organization.municipality_id == g.municipality.id, Organization.status != "merged"
-    ).order_by(Organization.name)).all()
+    orgs = db.session.scalars(
+        select(Organization)
+        .where(Organization.municipality_id == g.municipality.id, Organization.status != "merged")
+        .order_by(Organization.name)
+    ).all()
     form.organizers.choices = [(o.id, o.name) for o in orgs]
     form.vendors.choices = [(o.id, o.name) for o in orgs]
 
 
 def _fair_values(form: FairForm) -> tuple[dict[str, Any], list[ScheduleData], list[Any]]:
     values = {
-        "name": form.name.data, "kind": form.kind.data, "place": form.place.data,
-        "latitude": coordinate(form.latitude.data), "longitude": coordinate(form.longitude.data),
-        "stalls": form.stalls.data, "permit_number": form.permit_number.data or "",
-        "product_categories": form.product_categories.data or "", "description": form.description.data or "",
+        "name": form.name.data,
+        "kind": form.kind.data,
+        "place": form.place.data,
+        "latitude": coordinate(form.latitude.data),
+        "longitude": coordinate(form.longitude.data),
+        "stalls": form.stalls.data,
+        "permit_number": form.permit_number.data or "",
+        "product_categories": form.product_categories.data or "",
+        "description": form.description.data or "",
     }
     schedules = []
     if form.byday.data:
-        schedules.append(ScheduleData(
-            byday=tuple(form.byday.data), opens_at=form.opens_at.data, closes_at=form.closes_at.data,
-            valid_from=form.valid_from.data, valid_to=form.valid_to.data,
-            exceptions=parse_dates(form.exceptions.data or ""),
-        ))
+        schedules.append(
+            ScheduleData(
+                byday=tuple(form.byday.data),
+                opens_at=form.opens_at.data,
+                closes_at=form.closes_at.data,
+                valid_from=form.valid_from.data,
+                valid_to=form.valid_to.data,
+                exceptions=parse_dates(form.exceptions.data or ""),
+            )
+        )
     return values, schedules, parse_one_offs(form.one_offs.data or "")
 
 
@@ -329,15 +432,24 @@ def staff_new_fair(slug: str) -> str | Response:
     if form.validate_on_submit():
         values, schedules, one_offs = _fair_values(form)
         try:
-            fair = create_fair(db.session, g.municipality, values, schedules, one_offs,
-                               form.organizers.data or [], form.vendors.data or [])
+            fair = create_fair(
+                db.session,
+                g.municipality,
+                values,
+                schedules,
+                one_offs,
+                form.organizers.data or [],
+                form.vendors.data or [],
+            )
         except RegistryError as error:
             form.name.errors.append(_registry_error(error))
         else:
             db.session.commit()
             flash(_("%(name)s has been added.", name=fair.name), "success")
             return redirect(url_for("economy.staff_edit_fair", slug=slug, fair_id=fair.id))
-    return render_template("economy/staff/fair_form.html", municipality=g.municipality, form=form, fair=None)
+    return render_template(
+        "economy/staff/fair_form.html", municipality=g.municipality, form=form, fair=None
+    )
 
 
 @bp.route("/gestion/<slug>/ferias/<int:fair_id>", methods=["GET", "POST"])
@@ -351,7 +463,11 @@ def staff_edit_fair(slug: str, fair_id: int) -> str | Response:
         form.longitude.data = "" if fair.longitude is None else str(fair.longitude)
         if fair.schedules:
             s = fair.schedules[0]
-            form.byday.data, form.opens_at.data, form.closes_at.data = s.days, s.opens_at, s.closes_at
+            form.byday.data, form.opens_at.data, form.closes_at.data = (
+                s.days,
+                s.opens_at,
+                s.closes_at,
+            )
             form.valid_from.data, form.valid_to.data = s.valid_from, s.valid_to
             form.exceptions.data = "\n".join(e.day.strftime("%d-%m-%Y") for e in s.exceptions)
         else:
@@ -366,22 +482,45 @@ def staff_edit_fair(slug: str, fair_id: int) -> str | Response:
         values, schedules, one_offs = _fair_values(form)
         # The form edits the first weekly schedule; further ones (from imports) are kept.
         schedules += [
-            ScheduleData(tuple(s.days), s.opens_at, s.closes_at, s.valid_from, s.valid_to, [e.day for e in s.exceptions])
+            ScheduleData(
+                tuple(s.days),
+                s.opens_at,
+                s.closes_at,
+                s.valid_from,
+                s.valid_to,
+                [e.day for e in s.exceptions],
+            )
             for s in fair.schedules[1:]
         ]
         try:
-            changed = update_fair(db.session, fair, values, schedules, one_offs,
-                                  form.organizers.data or [], form.vendors.data or [])
+            changed = update_fair(
+                db.session,
+                fair,
+                values,
+                schedules,
+                one_offs,
+                form.organizers.data or [],
+                form.vendors.data or [],
+            )
         except RegistryError as error:
             form.name.errors.append(_registry_error(error))
         else:
             db.session.commit()
-            flash(_("The fair has been saved.") if changed else _("Nothing changed."), "success" if changed else "info")
+            flash(
+                _("The fair has been saved.") if changed else _("Nothing changed."),
+                "success" if changed else "info",
+            )
             return redirect(url_for("economy.staff_edit_fair", slug=slug, fair_id=fair.id))
     return render_template(
-        "economy/staff/fair_form.html", municipality=g.municipality, form=form, fair=fair,
-        eligibility=eligibility(db.session, fair), upcoming=next_dates(fair, count=5),
-        confirm=ConfirmForm(), public_url=fair_url(fair), kinds=FAIR_KINDS,
+        "economy/staff/fair_form.html",
+        municipality=g.municipality,
+        form=form,
+        fair=fair,
+        eligibility=eligibility(db.session, fair),
+        upcoming=next_dates(fair, count=5),
+        confirm=ConfirmForm(),
+        public_url=fair_url(fair),
+        kinds=FAIR_KINDS,
     )
 
 
@@ -393,7 +532,12 @@ def staff_toggle_fair(slug: str, fair_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
         set_fair_active(db.session, fair, not fair.active)
         db.session.commit()
-        flash(_("The fair is public.") if fair.active else _("The fair has been withdrawn from the public pages."), "success")
+        flash(
+            _("The fair is public.")
+            if fair.active
+            else _("The fair has been withdrawn from the public pages."),
+            "success",
+        )
     return redirect(url_for("economy.staff_edit_fair", slug=slug, fair_id=fair.id))
 
 
@@ -401,18 +545,26 @@ def staff_toggle_fair(slug: str, fair_id: int) -> Response:
 @municipal_staff_required
 def staff_import_fairs(slug: str) -> str | Response:
     """Import fairs from a CSV: checked whole, nothing written unless every line is right."""
-    return _import_page("fairs", exchange.validate_fairs, exchange.write_fairs, exchange.FAIR_COLUMNS)
+    return _import_page(
+        "fairs", exchange.validate_fairs, exchange.write_fairs, exchange.FAIR_COLUMNS
+    )
 
 
 def _staff_fairs() -> list[Fair]:
-    return list(db.session.scalars(select(Fair).where(Fair.municipality_id == g.municipality.id).order_by(Fair.name)))
+    return list(
+        db.session.scalars(
+            select(Fair).where(Fair.municipality_id == g.municipality.id).order_by(Fair.name)
+        )
+    )
 
 
 @bp.route("/gestion/<slug>/ferias/exportar.csv")
 @municipal_staff_required
 def staff_export_fairs_csv(slug: str) -> Response:
     """Download the fairs as CSV (HSDS location and schedule fields)."""
-    return _download("\ufeff" + exchange.fairs_csv(_staff_fairs()), "text/csv", f"ferias-{slug}.csv")
+    return _download(
+        "\ufeff" + exchange.fairs_csv(_staff_fairs()), "text/csv", f"ferias-{slug}.csv"
+    )
 
 
 @bp.route("/gestion/<slug>/ferias/exportar.json")
@@ -420,5 +572,6 @@ def staff_export_fairs_csv(slug: str) -> Response:
 def staff_export_fairs_json(slug: str) -> Response:
     """Download the fairs as JSON (HSDS location and schedules)."""
     data = {"fairs": [exchange.fair_hsds(f, fair_url(f)) for f in _staff_fairs()]}
-    return _download(json.dumps(data, ensure_ascii=False, indent=2), "application/json", f"ferias-{slug}.json")
-
+    return _download(
+        json.dumps(data, ensure_ascii=False, indent=2), "application/json", f"ferias-{slug}.json"
+    )

@@ -10,7 +10,10 @@ ESSGLOBAL = "https://w3id.solidarityeconomy.coop/essglobal/V2a/standard/"
 LEGAL_FORMS: dict[str, tuple[object, str]] = {
     "cooperative": (_l("Cooperative"), "Co-operative"),
     "community_functional": (_l("Community functional organization"), "Community group (formal)"),
-    "territorial": (_l("Territorial organization (neighbourhood council)"), "Community group (formal)"),
+    "territorial": (
+        _l("Territorial organization (neighbourhood council)"),
+        "Community group (formal)",
+    ),
     "trade_association": (_l("Trade association (asociación gremial)"), "Association"),
     "independent_union": (_l("Independent workers' union"), "Trade union"),
     "informal_group": (_l("Informal group"), "Informal group"),
@@ -84,19 +87,50 @@ SCHEMA_DAYS = {
 # What a CSV may say for a weekday: RFC 5545 codes, English and Spanish names (folded).
 WEEKDAY_ALIASES = {
     **{code.lower(): code for code in WEEKDAYS},
-    "mon": "MO", "monday": "MO", "lun": "MO", "lu": "MO", "lunes": "MO",
-    "tue": "TU", "tuesday": "TU", "mar": "TU", "ma": "TU", "martes": "TU",
-    "wed": "WE", "wednesday": "WE", "mie": "WE", "mi": "WE", "miercoles": "WE",
-    "thu": "TH", "thursday": "TH", "jue": "TH", "ju": "TH", "jueves": "TH",
-    "fri": "FR", "friday": "FR", "vie": "FR", "vi": "FR", "viernes": "FR",
-    "sat": "SA", "saturday": "SA", "sab": "SA", "sabado": "SA",
-    "sun": "SU", "sunday": "SU", "dom": "SU", "do": "SU", "domingo": "SU",
+    "mon": "MO",
+    "monday": "MO",
+    "lun": "MO",
+    "lu": "MO",
+    "lunes": "MO",
+    "tue": "TU",
+    "tuesday": "TU",
+    "mar": "TU",
+    "ma": "TU",
+    "martes": "TU",
+    "wed": "WE",
+    "wednesday": "WE",
+    "mie": "WE",
+    "mi": "WE",
+    "miercoles": "WE",
+    "thu": "TH",
+    "thursday": "TH",
+    "jue": "TH",
+    "ju": "TH",
+    "jueves": "TH",
+    "fri": "FR",
+    "friday": "FR",
+    "vie": "FR",
+    "vi": "FR",
+    "viernes": "FR",
+    "sat": "SA",
+    "saturday": "SA",
+    "sab": "SA",
+    "sabado": "SA",
+    "sun": "SU",
+    "sunday": "SU",
+    "dom": "SU",
+    "do": "SU",
+    "domingo": "SU",
 }
 
 
-def choices(vocabulary: dict[str, object] | dict[str, tuple[object, str]]) -> list[tuple[str, object]]:
+def choices(
+    vocabulary: dict[str, object] | dict[str, tuple[object, str]],
+) -> list[tuple[str, object]]:
     """Turn a vocabulary into (value, label) choices for a SelectField."""
-    return [(key, value[0] if isinstance(value, tuple) else value) for key, value in vocabulary.items()]
+    return [
+        (key, value[0] if isinstance(value, tuple) else value) for key, value in vocabulary.items()
+    ]
 
 
 def label(vocabulary: dict[str, object] | dict[str, tuple[object, str]], key: str | None) -> str:

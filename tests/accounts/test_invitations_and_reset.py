@@ -20,14 +20,21 @@ def last_link(app: Any) -> str:
     return match.group(1)
 
 
-def test_admin_invites_municipal_staff_who_accepts_and_works(app: Any, client: Any, factory: Any, db: Any) -> None:
+def test_admin_invites_municipal_staff_who_accepts_and_works(
+    app: Any, client: Any, factory: Any, db: Any
+) -> None:
     valparaiso = factory.municipality("05101")
     factory.user("admin@portal.cl", role="admin")
     login(client, "admin@portal.cl")
     response = post_form(
         client,
         "/admin/invitaciones/nueva",
-        {"email": "Nueva@Valparaiso.cl", "role": "municipal_staff", "municipality_id": str(valparaiso.id), "region_cut": ""},
+        {
+            "email": "Nueva@Valparaiso.cl",
+            "role": "municipal_staff",
+            "municipality_id": str(valparaiso.id),
+            "region_cut": "",
+        },
     )
     assert response.status_code == 302
     with app.app_context():
@@ -41,7 +48,12 @@ def test_admin_invites_municipal_staff_who_accepts_and_works(app: Any, client: A
     newcomer = app.test_client()
     page = newcomer.get(link)
     assert "Municipalidad de Valparaíso" in page.get_data(as_text=True)
-    accepted = post_form(newcomer, link, {"name": "Nueva Persona", "password": "clave-segura-1", "confirm": "clave-segura-1"}, token_from=link)
+    accepted = post_form(
+        newcomer,
+        link,
+        {"name": "Nueva Persona", "password": "clave-segura-1", "confirm": "clave-segura-1"},
+        token_from=link,
+    )
     assert accepted.status_code == 302
     assert newcomer.get("/gestion/valparaiso/").status_code == 200
     assert newcomer.get(link).status_code == 404  # used once
@@ -50,7 +62,16 @@ def test_admin_invites_municipal_staff_who_accepts_and_works(app: Any, client: A
 def test_invitation_with_missing_scope_rerenders(client: Any, factory: Any) -> None:
     factory.user("admin@portal.cl", role="admin")
     login(client, "admin@portal.cl")
-    response = post_form(client, "/admin/invitaciones/nueva", {"email": "x@example.cl", "role": "regional_staff", "municipality_id": "", "region_cut": ""})
+    response = post_form(
+        client,
+        "/admin/invitaciones/nueva",
+        {
+            "email": "x@example.cl",
+            "role": "regional_staff",
+            "municipality_id": "",
+            "region_cut": "",
+        },
+    )
     assert response.status_code == 200
     assert "Elige la región." in response.get_data(as_text=True)
 
@@ -58,7 +79,11 @@ def test_invitation_with_missing_scope_rerenders(client: Any, factory: Any) -> N
 def test_expired_invitation_is_refused(app: Any, client: Any, factory: Any, db: Any) -> None:
     factory.user("admin@portal.cl", role="admin")
     login(client, "admin@portal.cl")
-    post_form(client, "/admin/invitaciones/nueva", {"email": "r@gore.cl", "role": "regional_staff", "municipality_id": "", "region_cut": "05"})
+    post_form(
+        client,
+        "/admin/invitaciones/nueva",
+        {"email": "r@gore.cl", "role": "regional_staff", "municipality_id": "", "region_cut": "05"},
+    )
     link = last_link(app)
     invitation = db.session.query(Invitation).one()
     invitation.expires_at = utcnow() - timedelta(minutes=1)
@@ -66,11 +91,22 @@ def test_expired_invitation_is_refused(app: Any, client: Any, factory: Any, db: 
     assert app.test_client().get(link).status_code == 404
 
 
-def test_existing_account_accepts_after_signing_in(app: Any, client: Any, factory: Any, db: Any) -> None:
+def test_existing_account_accepts_after_signing_in(
+    app: Any, client: Any, factory: Any, db: Any
+) -> None:
     factory.user("admin@portal.cl", role="admin")
     factory.user("ana@example.cl")
     login(client, "admin@portal.cl")
-    post_form(client, "/admin/invitaciones/nueva", {"email": "ana@example.cl", "role": "regional_staff", "municipality_id": "", "region_cut": "08"})
+    post_form(
+        client,
+        "/admin/invitaciones/nueva",
+        {
+            "email": "ana@example.cl",
+            "role": "regional_staff",
+            "municipality_id": "",
+            "region_cut": "08",
+        },
+    )
     link = last_link(app)
     ana = app.test_client()
     assert ana.get(link).status_code == 302  # must sign in first
@@ -80,7 +116,9 @@ def test_existing_account_accepts_after_signing_in(app: Any, client: Any, factor
     assert ana.get("/region/05/").status_code == 403
 
 
-def test_municipal_staff_invites_a_colleague_to_their_own_municipality(app: Any, client: Any, factory: Any, db: Any) -> None:
+def test_municipal_staff_invites_a_colleague_to_their_own_municipality(
+    app: Any, client: Any, factory: Any, db: Any
+) -> None:
     valparaiso = factory.municipality("05101")
     factory.user("camila@valparaiso.cl", role="municipal_staff", municipality=valparaiso)
     login(client, "camila@valparaiso.cl")
@@ -95,13 +133,23 @@ def test_password_reset_by_mailed_link(app: Any, client: Any, factory: Any, db: 
     response = post_form(client, "/clave/olvido", {"email": "ana@example.cl"})
     assert response.status_code == 302
     link = last_link(app)
-    assert post_form(client, link, {"password": "otra-clave-nueva", "confirm": "otra-clave-nueva"}, token_from=link).status_code == 302
+    assert (
+        post_form(
+            client,
+            link,
+            {"password": "otra-clave-nueva", "confirm": "otra-clave-nueva"},
+            token_from=link,
+        ).status_code
+        == 302
+    )
     assert client.get(link).status_code == 404  # single use: the password changed
     login(client, "ana@example.cl", "otra-clave-nueva")
 
 
 def test_reset_for_unknown_email_says_the_same_and_sends_nothing(app: Any, client: Any) -> None:
-    response = post_form(client, "/clave/olvido", {"email": "nobody@example.cl"}, follow_redirects=True)
+    response = post_form(
+        client, "/clave/olvido", {"email": "nobody@example.cl"}, follow_redirects=True
+    )
     assert "Si una cuenta usa ese correo" in response.get_data(as_text=True)
     with app.app_context():
         assert outbox_messages() == []

@@ -65,7 +65,9 @@ def test_sign_out_needs_a_post_with_csrf(client: Any, factory: Any) -> None:
         ({"email": "not-an-email", "password": "x"}, "Email inválido."),
     ],
 )
-def test_bad_login_input_rerenders_with_messages(client: Any, data: dict[str, str], message: str) -> None:
+def test_bad_login_input_rerenders_with_messages(
+    client: Any, data: dict[str, str], message: str
+) -> None:
     response = post_form(client, "/ingresar", data)
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
@@ -79,7 +81,12 @@ def app_config() -> dict[str, Any]:
 def test_the_fourth_failed_login_answers_429(client: Any, factory: Any) -> None:
     factory.user("ana@example.cl")
     for _ in range(3):
-        assert post_form(client, "/ingresar", {"email": "ana@example.cl", "password": "bad"}).status_code == 200
+        assert (
+            post_form(
+                client, "/ingresar", {"email": "ana@example.cl", "password": "bad"}
+            ).status_code
+            == 200
+        )
     blocked = post_form(client, "/ingresar", {"email": "ana@example.cl", "password": PASSWORD})
     assert blocked.status_code == 429
     assert "Demasiados intentos" in blocked.get_data(as_text=True)
@@ -96,10 +103,20 @@ def test_failed_logins_for_one_account_are_limited_from_any_address(app: Any, fa
     factory.user("ana@example.cl")
     for n in range(3):
         c = app.test_client()
-        r = post_form(c, "/ingresar", {"email": "ana@example.cl", "password": "bad"}, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"})
+        r = post_form(
+            c,
+            "/ingresar",
+            {"email": "ana@example.cl", "password": "bad"},
+            environ_base={"REMOTE_ADDR": f"10.0.0.{n}"},
+        )
         assert r.status_code == 200
     c = app.test_client()
-    r = post_form(c, "/ingresar", {"email": "ana@example.cl", "password": "bad"}, environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    r = post_form(
+        c,
+        "/ingresar",
+        {"email": "ana@example.cl", "password": "bad"},
+        environ_base={"REMOTE_ADDR": "10.0.0.99"},
+    )
     assert r.status_code == 429
 
 
@@ -107,7 +124,12 @@ def test_resident_signs_up_and_is_signed_in(client: Any, db: Any) -> None:
     response = post_form(
         client,
         "/registro",
-        {"name": "María González", "email": "maria@example.cl", "password": "una clave larga", "confirm": "una clave larga"},
+        {
+            "name": "María González",
+            "email": "maria@example.cl",
+            "password": "una clave larga",
+            "confirm": "una clave larga",
+        },
     )
     assert response.status_code == 302
     page = client.get("/cuenta").get_data(as_text=True)
@@ -123,13 +145,27 @@ def test_resident_signs_up_and_is_signed_in(client: Any, db: Any) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"name": "", "email": "a@example.cl", "password": "x" * 12, "confirm": "x" * 12}, "Este campo es obligatorio."),
-        ({"name": "A", "email": "a@example.cl", "password": "short", "confirm": "short"}, "Usa al menos 10 caracteres."),
-        ({"name": "A", "email": "a@example.cl", "password": "x" * 12, "confirm": "y" * 12}, "Las contraseñas no coinciden."),
-        ({"name": "A", "email": "taken@example.cl", "password": "x" * 12, "confirm": "x" * 12}, "Ya existe una cuenta con este correo."),
+        (
+            {"name": "", "email": "a@example.cl", "password": "x" * 12, "confirm": "x" * 12},
+            "Este campo es obligatorio.",
+        ),
+        (
+            {"name": "A", "email": "a@example.cl", "password": "short", "confirm": "short"},
+            "Usa al menos 10 caracteres.",
+        ),
+        (
+            {"name": "A", "email": "a@example.cl", "password": "x" * 12, "confirm": "y" * 12},
+            "Las contraseñas no coinciden.",
+        ),
+        (
+            {"name": "A", "email": "taken@example.cl", "password": "x" * 12, "confirm": "x" * 12},
+            "Ya existe una cuenta con este correo.",
+        ),
     ],
 )
-def test_bad_signup_rerenders_with_messages_and_keeps_input(client: Any, factory: Any, data: dict[str, str], message: str) -> None:
+def test_bad_signup_rerenders_with_messages_and_keeps_input(
+    client: Any, factory: Any, data: dict[str, str], message: str
+) -> None:
     factory.user("taken@example.cl")
     response = post_form(client, "/registro", data)
     assert response.status_code == 200

@@ -56,12 +56,19 @@ class Problems(list[str]):
 def watch(page: Any) -> Problems:
     """Collect console errors, uncaught exceptions and failed requests of a page."""
     problems = Problems()
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     # A request the browser itself cancels because the page navigated away is not a failure.
     page.on(
         "requestfailed",
-        lambda r: None if "ERR_ABORTED" in (r.failure or "") else problems.append(f"failed request: {r.url} {r.failure}"),
+        lambda r: (
+            None
+            if "ERR_ABORTED" in (r.failure or "")
+            else problems.append(f"failed request: {r.url} {r.failure}")
+        ),
     )
     return problems
 
@@ -70,7 +77,10 @@ def watch(page: Any) -> Problems:
 def phone(browser: Any) -> Iterator[Any]:
     """A resident's phone: 360×740, Chilean Spanish, touch."""
     context = browser.new_context(
-        viewport={"width": 360, "height": 740}, locale="es-CL", has_touch=True, is_mobile=True,
+        viewport={"width": 360, "height": 740},
+        locale="es-CL",
+        has_touch=True,
+        is_mobile=True,
         device_scale_factor=2,
     )
     page = context.new_page()
@@ -83,7 +93,10 @@ def phone(browser: Any) -> Iterator[Any]:
 def phone_without_js(browser: Any) -> Iterator[Any]:
     """The same phone with JavaScript turned off."""
     context = browser.new_context(
-        viewport={"width": 360, "height": 740}, locale="es-CL", has_touch=True, is_mobile=True,
+        viewport={"width": 360, "height": 740},
+        locale="es-CL",
+        has_touch=True,
+        is_mobile=True,
         java_script_enabled=False,
     )
     page = context.new_page()

@@ -16,7 +16,12 @@ def sign_in(page: Any, base: str, email: str, password: str) -> None:
 
 def test_public_pages_load_cleanly_on_a_phone(phone: Any, live_url: str, factory: Any) -> None:
     factory.municipality("05101")
-    for path, name in [("/", "home"), ("/valparaiso/", "municipality"), ("/ingresar", "login"), ("/registro", "signup")]:
+    for path, name in [
+        ("/", "home"),
+        ("/valparaiso/", "municipality"),
+        ("/ingresar", "login"),
+        ("/registro", "signup"),
+    ]:
         response = phone.goto(live_url + path)
         assert response.status == 200, path
         assert phone.evaluate("document.documentElement.lang") == "es-CL"
@@ -26,11 +31,15 @@ def test_public_pages_load_cleanly_on_a_phone(phone: Any, live_url: str, factory
     assert phone.problems == []
 
 
-def test_staff_signs_in_on_a_phone_without_javascript(phone_without_js: Any, live_url: str, factory: Any) -> None:
+def test_staff_signs_in_on_a_phone_without_javascript(
+    phone_without_js: Any, live_url: str, factory: Any
+) -> None:
     from tests.conftest import PASSWORD
 
     valparaiso = factory.municipality("05101")
-    factory.user("camila@valparaiso.cl", role="municipal_staff", municipality=valparaiso, name="Camila Rojas")
+    factory.user(
+        "camila@valparaiso.cl", role="municipal_staff", municipality=valparaiso, name="Camila Rojas"
+    )
     page = phone_without_js
     sign_in(page, live_url, "camila@valparaiso.cl", "wrong password")
     assert page.get_by_text("El correo o la contraseña no son correctos.").is_visible()
@@ -63,7 +72,9 @@ def test_skip_link_is_the_first_thing_the_keyboard_reaches(desktop: Any, live_ur
     assert desktop.url.endswith("#main")
 
 
-def test_admin_creates_a_municipality_and_invites_staff(desktop: Any, live_url: str, factory: Any, app: Any) -> None:
+def test_admin_creates_a_municipality_and_invites_staff(
+    desktop: Any, live_url: str, factory: Any, app: Any
+) -> None:
     from portal.mail import outbox_messages
     from tests.conftest import PASSWORD
 

@@ -19,9 +19,14 @@ def make_rut(n: int) -> str:
     return stdnum_rut.format(body + stdnum_rut.calc_check_digit(body))
 
 
-GOOD = "\ufeffrut;fecha_nacimiento;sector\n" + "\n".join(
-    f"{make_rut(i)};{(i % 28) + 1:02d}-03-19{60 + i % 40};{'Cerro Alegre' if i % 2 else 'UV-7'}" for i in range(40)
-) + "\n"
+GOOD = (
+    "\ufeffrut;fecha_nacimiento;sector\n"
+    + "\n".join(
+        f"{make_rut(i)};{(i % 28) + 1:02d}-03-19{60 + i % 40};{'Cerro Alegre' if i % 2 else 'UV-7'}"
+        for i in range(40)
+    )
+    + "\n"
+)
 
 
 @pytest.fixture
@@ -38,8 +43,10 @@ def setup(app: Any, client: Any, factory: Any) -> Any:
 def upload(client: Any, round_: Any, content: bytes, name: str = "padron.csv") -> Any:
     url = f"/gestion/valparaiso/rondas/{round_.id}/padron"
     return client.post(
-        url, data={"csrf_token": csrf_token(client, url), "file": (io.BytesIO(content), name)},
-        content_type="multipart/form-data", follow_redirects=True,
+        url,
+        data={"csrf_token": csrf_token(client, url), "file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+        follow_redirects=True,
     )
 
 
@@ -52,7 +59,13 @@ def test_clean_file_imports_and_only_hashes_are_stored(setup: Any, client: Any, 
     for i in range(40):
         formatted = make_rut(i)
         compact = stdnum_rut.compact(formatted)
-        spellings |= {formatted, compact, compact[:-1], formatted.replace(".", ""), compact[:-1] + "-" + compact[-1]}
+        spellings |= {
+            formatted,
+            compact,
+            compact[:-1],
+            formatted.replace(".", ""),
+            compact[:-1] + "-" + compact[-1],
+        }
     engine = db.engine
     found = []
     for table in inspect(engine).get_table_names():
@@ -63,7 +76,9 @@ def test_clean_file_imports_and_only_hashes_are_stored(setup: Any, client: Any, 
     assert found == []
 
 
-def test_file_with_every_kind_of_error_reports_them_all_and_writes_nothing(setup: Any, client: Any, db: Any) -> None:
+def test_file_with_every_kind_of_error_reports_them_all_and_writes_nothing(
+    setup: Any, client: Any, db: Any
+) -> None:
     upload(client, setup, GOOD.encode())
     bad = (
         "rut,fecha_nacimiento,sector\n"
@@ -94,7 +109,9 @@ def test_file_with_every_kind_of_error_reports_them_all_and_writes_nothing(setup
         (b"\x89PNG\r\n\x1a\n\x00\x00binary", "no hay columna de RUT"),
     ],
 )
-def test_malformed_files_get_a_clear_error(setup: Any, client: Any, db: Any, content: bytes, message: str) -> None:
+def test_malformed_files_get_a_clear_error(
+    setup: Any, client: Any, db: Any, content: bytes, message: str
+) -> None:
     response = upload(client, setup, content)
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
@@ -102,7 +119,9 @@ def test_malformed_files_get_a_clear_error(setup: Any, client: Any, db: Any, con
 
 
 def test_latin1_file_with_serial_numbers_and_commas(setup: Any, client: Any, db: Any) -> None:
-    content = "RUT,Número de serie,Sector\n".encode("latin-1") + f"{make_rut(7)},A 012.345.678,playa ancha\n".encode("latin-1")
+    content = "RUT,Número de serie,Sector\n".encode(
+        "latin-1"
+    ) + f"{make_rut(7)},A 012.345.678,playa ancha\n".encode("latin-1")
     assert "El padrón fue reemplazado" in upload(client, setup, content).get_data(as_text=True)
     entry = db.session.query(CensusEntry).one()
     assert entry.birth_date is None and len(entry.serial_hash) == 64
@@ -115,7 +134,9 @@ def test_a_new_upload_replaces_the_census(setup: Any, client: Any, db: Any) -> N
     assert db.session.query(CensusEntry).count() == 1
 
 
-def test_command_line_import_reports_errors_and_imports(app: Any, setup: Any, tmp_path: Any, db: Any) -> None:
+def test_command_line_import_reports_errors_and_imports(
+    app: Any, setup: Any, tmp_path: Any, db: Any
+) -> None:
     runner = app.test_cli_runner()
     bad = tmp_path / "bad.csv"
     bad.write_text("rut;fecha_nacimiento;sector\n1-1;01-01-1990;Cerro Alegre\n")

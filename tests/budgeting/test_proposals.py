@@ -57,7 +57,9 @@ def resident(client: Any, factory: Any) -> Any:
     return client
 
 
-def propose(client: Any, round_: Any, files: list[tuple[bytes, str]] | None = None, **overrides: Any) -> Any:
+def propose(
+    client: Any, round_: Any, files: list[tuple[bytes, str]] | None = None, **overrides: Any
+) -> Any:
     url = f"/valparaiso/rondas/{round_.id}/proponer"
     data = proposal_form(**overrides)
     data["csrf_token"] = csrf_token(client)
@@ -71,11 +73,17 @@ def test_anonymous_visitor_is_asked_to_sign_in(client: Any, open_round: Any) -> 
     assert response.status_code == 302 and "/ingresar?next=" in response.headers["Location"]
 
 
-def test_resident_proposes_with_a_photo_whose_metadata_is_dropped(app: Any, resident: Any, open_round: Any, db: Any) -> None:
+def test_resident_proposes_with_a_photo_whose_metadata_is_dropped(
+    app: Any, resident: Any, open_round: Any, db: Any
+) -> None:
     response = propose(resident, open_round, files=[(jpeg_with_gps(), "foto.jpg")])
     assert response.status_code == 302
     proposal = db.session.query(Proposal).one()
-    assert (proposal.status, proposal.estimated_cost, proposal.district_id) == ("submitted", 18_000_000, None)
+    assert (proposal.status, proposal.estimated_cost, proposal.district_id) == (
+        "submitted",
+        18_000_000,
+        None,
+    )
     [image] = db.session.query(ProposalImage).all()
     stored = Path(app.instance_path) / "uploads" / image.filename
     with Image.open(stored) as reopened:
@@ -89,7 +97,9 @@ def test_resident_proposes_with_a_photo_whose_metadata_is_dropped(app: Any, resi
     assert "immutable" in thumbnail.headers["Cache-Control"]
     thumbnail.close()
     assert resident.get("/media/../secret_key").status_code == 404
-    assert "Techado para la feria libre" in resident.get("/cuenta/propuestas").get_data(as_text=True)
+    assert "Techado para la feria libre" in resident.get("/cuenta/propuestas").get_data(
+        as_text=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,7 +114,9 @@ def test_resident_proposes_with_a_photo_whose_metadata_is_dropped(app: Any, resi
         ({}, [(jpeg_with_gps(), f"f{i}.jpg") for i in range(4)], "como máximo 3 imágenes"),
     ],
 )
-def test_bad_proposals_rerender_with_messages_and_save_nothing(resident: Any, open_round: Any, db: Any, overrides: dict[str, str], files: Any, message: str) -> None:
+def test_bad_proposals_rerender_with_messages_and_save_nothing(
+    resident: Any, open_round: Any, db: Any, overrides: dict[str, str], files: Any, message: str
+) -> None:
     response = propose(resident, open_round, files=files, **overrides)
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
@@ -112,18 +124,27 @@ def test_bad_proposals_rerender_with_messages_and_save_nothing(resident: Any, op
     assert db.session.query(ProposalImage).count() == 0
 
 
-def test_proposals_are_taken_only_during_the_proposal_phase(resident: Any, factory: Any, db: Any) -> None:
+def test_proposals_are_taken_only_during_the_proposal_phase(
+    resident: Any, factory: Any, db: Any
+) -> None:
     round_ = factory.round(factory.municipality("05101"), phase="review")
     response = propose(resident, round_)
     assert response.status_code == 302
     assert db.session.query(Proposal).count() == 0
 
 
-def test_author_edits_until_the_phase_ends_and_no_one_else_can(app: Any, resident: Any, open_round: Any, factory: Any, db: Any) -> None:
+def test_author_edits_until_the_phase_ends_and_no_one_else_can(
+    app: Any, resident: Any, open_round: Any, factory: Any, db: Any
+) -> None:
     propose(resident, open_round)
     proposal = db.session.query(Proposal).one()
     url = f"/valparaiso/propuestas/{proposal.id}/editar"
-    assert post_form(resident, url, proposal_form(title="Techado liviano para la feria"), token_from=url).status_code == 302
+    assert (
+        post_form(
+            resident, url, proposal_form(title="Techado liviano para la feria"), token_from=url
+        ).status_code
+        == 302
+    )
     db.session.expire_all()
     assert db.session.get(Proposal, proposal.id).title == "Techado liviano para la feria"
     factory.user("otro@example.cl")
@@ -137,8 +158,21 @@ def test_public_list_filters_and_searches(client: Any, factory: Any) -> None:
     round_ = factory.round(municipality, phase="review")
     cerro = factory.district(round_, "Cerro Alegre", 5_000_000)
     author = factory.user("a@example.cl")
-    factory.proposal(round_, author, district=cerro, title="Techado para la feria del cerro", status="feasible", final_cost=3_000_000)
-    factory.proposal(round_, author, title="Capacitación en ventas digitales para almaceneros", theme="training", status="not_feasible")
+    factory.proposal(
+        round_,
+        author,
+        district=cerro,
+        title="Techado para la feria del cerro",
+        status="feasible",
+        final_cost=3_000_000,
+    )
+    factory.proposal(
+        round_,
+        author,
+        title="Capacitación en ventas digitales para almaceneros",
+        theme="training",
+        status="not_feasible",
+    )
     base = f"/valparaiso/rondas/{round_.id}/propuestas"
     assert "2 propuestas" in client.get(base).get_data(as_text=True)
     only_cerro = client.get(f"{base}?sector={cerro.id}").get_data(as_text=True)
@@ -150,12 +184,16 @@ def test_public_list_filters_and_searches(client: Any, factory: Any) -> None:
     search = client.get(f"{base}?q=digitales").get_data(as_text=True)
     assert "almaceneros" in search and "Techado" not in search
     hostile = client.get(f"{base}?q=%27%20OR%201%3D1--&sector=x&pagina=-3")
-    assert hostile.status_code == 200 and "Ninguna propuesta coincide." in hostile.get_data(as_text=True)
+    assert hostile.status_code == 200 and "Ninguna propuesta coincide." in hostile.get_data(
+        as_text=True
+    )
 
 
 @pytest.fixture
 def desk(app: Any, factory: Any, open_round: Any) -> Any:
-    factory.user("camila@valparaiso.cl", role="municipal_staff", municipality=open_round.municipality)
+    factory.user(
+        "camila@valparaiso.cl", role="municipal_staff", municipality=open_round.municipality
+    )
     staff = app.test_client()
     login(staff, "camila@valparaiso.cl")
     return staff
@@ -168,43 +206,107 @@ def review(staff: Any, proposal: Any, **data: Any) -> Any:
     return post_form(staff, url, payload, token_from=url)
 
 
-def test_staff_review_proposals_and_every_decision_is_audited_and_public(desk: Any, client: Any, open_round: Any, factory: Any, db: Any) -> None:
+def test_staff_review_proposals_and_every_decision_is_audited_and_public(
+    desk: Any, client: Any, open_round: Any, factory: Any, db: Any
+) -> None:
     author = factory.user("a@example.cl")
     roof = factory.proposal(open_round, author, title="Techado para la feria")
     course = factory.proposal(open_round, author, title="Curso de ventas digitales")
     copy = factory.proposal(open_round, author, title="Techo para la feria (repetida)")
     url = f"/gestion/valparaiso/propuestas/{roof.id}"
-    assert post_form(desk, url, {"action": "review", "review-decision": "feasible", "review-final_cost": "21000000", "review-reason": "Factible con estructura desmontable."}, token_from=url).status_code == 302
+    assert (
+        post_form(
+            desk,
+            url,
+            {
+                "action": "review",
+                "review-decision": "feasible",
+                "review-final_cost": "21000000",
+                "review-reason": "Factible con estructura desmontable.",
+            },
+            token_from=url,
+        ).status_code
+        == 302
+    )
     url = f"/gestion/valparaiso/propuestas/{course.id}"
-    assert post_form(desk, url, {"action": "review", "review-decision": "not_feasible", "review-final_cost": "", "review-reason": "Ya lo financia SERCOTEC en 2027."}, token_from=url).status_code == 302
+    assert (
+        post_form(
+            desk,
+            url,
+            {
+                "action": "review",
+                "review-decision": "not_feasible",
+                "review-final_cost": "",
+                "review-reason": "Ya lo financia SERCOTEC en 2027.",
+            },
+            token_from=url,
+        ).status_code
+        == 302
+    )
     url = f"/gestion/valparaiso/propuestas/{copy.id}"
-    assert post_form(desk, url, {"action": "merge", "merge-into": str(roof.id), "merge-reason": "Es la misma idea."}, token_from=url).status_code == 302
+    assert (
+        post_form(
+            desk,
+            url,
+            {"action": "merge", "merge-into": str(roof.id), "merge-reason": "Es la misma idea."},
+            token_from=url,
+        ).status_code
+        == 302
+    )
     db.session.expire_all()
-    assert (db.session.get(Proposal, roof.id).status, db.session.get(Proposal, roof.id).final_cost) == ("feasible", 21_000_000)
+    assert (
+        db.session.get(Proposal, roof.id).status,
+        db.session.get(Proposal, roof.id).final_cost,
+    ) == ("feasible", 21_000_000)
     assert db.session.get(Proposal, copy.id).merged_into_id == roof.id
     actions = sorted(e.action for e in db.session.query(AuditEntry).all())
     assert actions == ["proposal.merge", "proposal.review", "proposal.review"]
-    assert "Ya lo financia SERCOTEC en 2027." in client.get(f"/valparaiso/propuestas/{course.id}").get_data(as_text=True)
+    assert "Ya lo financia SERCOTEC en 2027." in client.get(
+        f"/valparaiso/propuestas/{course.id}"
+    ).get_data(as_text=True)
     merged_page = client.get(f"/valparaiso/propuestas/{copy.id}").get_data(as_text=True)
-    assert "Esta propuesta se fusionó con otra:" in merged_page and f"/valparaiso/propuestas/{roof.id}" in merged_page
+    assert (
+        "Esta propuesta se fusionó con otra:" in merged_page
+        and f"/valparaiso/propuestas/{roof.id}" in merged_page
+    )
 
 
 def test_feasible_needs_a_final_cost(desk: Any, open_round: Any, factory: Any, db: Any) -> None:
     proposal = factory.proposal(open_round, factory.user("a@example.cl"))
     url = f"/gestion/valparaiso/propuestas/{proposal.id}"
-    response = post_form(desk, url, {"action": "review", "review-decision": "feasible", "review-final_cost": "", "review-reason": "Ok"}, token_from=url)
+    response = post_form(
+        desk,
+        url,
+        {
+            "action": "review",
+            "review-decision": "feasible",
+            "review-final_cost": "",
+            "review-reason": "Ok",
+        },
+        token_from=url,
+    )
     assert response.status_code == 200
     assert "Indica el costo final de un proyecto factible." in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Proposal, proposal.id).status == "submitted"
 
 
-def test_the_ballot_is_fixed_once_a_vote_exists(desk: Any, open_round: Any, factory: Any, db: Any) -> None:
-    proposal = factory.proposal(open_round, factory.user("a@example.cl"), status="feasible", final_cost=1_000_000)
+def test_the_ballot_is_fixed_once_a_vote_exists(
+    desk: Any, open_round: Any, factory: Any, db: Any
+) -> None:
+    proposal = factory.proposal(
+        open_round, factory.user("a@example.cl"), status="feasible", final_cost=1_000_000
+    )
     db.session.add(Ballot(round_id=open_round.id, receipt_code="TEST-0002"))
     db.session.commit()
     url = f"/gestion/valparaiso/propuestas/{proposal.id}"
-    response = post_form(desk, url, {"action": "withdraw", "withdraw-reason": "No"}, token_from=url, follow_redirects=True)
+    response = post_form(
+        desk,
+        url,
+        {"action": "withdraw", "withdraw-reason": "No"},
+        token_from=url,
+        follow_redirects=True,
+    )
     assert "los proyectos de la papeleta ya no pueden cambiar" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Proposal, proposal.id).status == "feasible"

@@ -64,7 +64,9 @@ def test_staff_create_a_draft_round_in_santiago_time(staff: Any, db: Any) -> Non
         ({"title": ""}, "Este campo es obligatorio."),
     ],
 )
-def test_bad_round_input_rerenders_and_saves_nothing(staff: Any, db: Any, overrides: dict[str, Any], message: str) -> None:
+def test_bad_round_input_rerenders_and_saves_nothing(
+    staff: Any, db: Any, overrides: dict[str, Any], message: str
+) -> None:
     response = post_form(staff, "/gestion/valparaiso/rondas/nueva", round_form(**overrides))
     assert response.status_code == 200
     body = response.get_data(as_text=True)
@@ -76,8 +78,20 @@ def test_bad_round_input_rerenders_and_saves_nothing(staff: Any, db: Any, overri
 def test_districts_must_add_up_before_publishing(staff: Any, factory: Any, db: Any) -> None:
     round_ = factory.round(staff.municipality, phase="draft", total_budget=10_000_000)
     base = f"/gestion/valparaiso/rondas/{round_.id}"
-    assert post_form(staff, f"{base}/sectores", {"name": "Cerro Alegre", "code": "UV-12", "budget": "6000000"}).status_code == 302
-    assert post_form(staff, f"{base}/sectores", {"name": "Playa Ancha", "budget": "3000000"}).status_code == 302
+    assert (
+        post_form(
+            staff,
+            f"{base}/sectores",
+            {"name": "Cerro Alegre", "code": "UV-12", "budget": "6000000"},
+        ).status_code
+        == 302
+    )
+    assert (
+        post_form(
+            staff, f"{base}/sectores", {"name": "Playa Ancha", "budget": "3000000"}
+        ).status_code
+        == 302
+    )
     duplicate = post_form(staff, f"{base}/sectores", {"name": "cerro alegre", "budget": "1"})
     assert "La ronda ya tiene un sector con ese nombre." in duplicate.get_data(as_text=True)
     refused = post_form(staff, f"{base}/publicar", {}, follow_redirects=True)
@@ -91,7 +105,9 @@ def test_districts_must_add_up_before_publishing(staff: Any, factory: Any, db: A
     assert "Cerro Alegre" in public and "$6.000.000" in public
 
 
-def test_public_round_page_says_where_it_stands_and_what_comes_next(client: Any, factory: Any) -> None:
+def test_public_round_page_says_where_it_stands_and_what_comes_next(
+    client: Any, factory: Any
+) -> None:
     municipality = factory.municipality("05101")
     round_ = factory.round(municipality, phase="proposals")
     page = client.get(f"/valparaiso/rondas/{round_.id}").get_data(as_text=True)
@@ -105,7 +121,9 @@ def test_public_round_page_says_where_it_stands_and_what_comes_next(client: Any,
 
 def test_staff_move_the_round_on_early_and_it_is_audited(staff: Any, factory: Any, db: Any) -> None:
     round_ = factory.round(staff.municipality, phase="proposals")
-    response = post_form(staff, f"/gestion/valparaiso/rondas/{round_.id}/avanzar", {}, follow_redirects=True)
+    response = post_form(
+        staff, f"/gestion/valparaiso/rondas/{round_.id}/avanzar", {}, follow_redirects=True
+    )
     assert "La ronda pasó a la siguiente etapa." in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Round, round_.id).review_start <= utcnow()
@@ -115,10 +133,19 @@ def test_staff_move_the_round_on_early_and_it_is_audited(staff: Any, factory: An
 
 def rules_form(**overrides: Any) -> dict[str, Any]:
     data = {
-        "method": "approval", "min_selections": "1", "max_selections": "3", "points_total": "",
-        "points_cap": "", "rank_k": "", "allocation_rule": "greedy", "threshold_votes": "",
-        "district_mode": "district", "comuna_wide_budget": "", "min_age": "14",
-        "age_reference_date": "", "eligibility": "census",
+        "method": "approval",
+        "min_selections": "1",
+        "max_selections": "3",
+        "points_total": "",
+        "points_cap": "",
+        "rank_k": "",
+        "allocation_rule": "greedy",
+        "threshold_votes": "",
+        "district_mode": "district",
+        "comuna_wide_budget": "",
+        "min_age": "14",
+        "age_reference_date": "",
+        "eligibility": "census",
     }
     data.update(overrides)
     return data
@@ -127,7 +154,11 @@ def rules_form(**overrides: Any) -> dict[str, Any]:
 def test_rules_can_change_before_voting(staff: Any, factory: Any, db: Any) -> None:
     round_ = factory.round(staff.municipality, phase="review")
     url = f"/gestion/valparaiso/rondas/{round_.id}/reglas"
-    response = post_form(staff, url, rules_form(method="cumulative", points_total="7", points_cap="3", max_selections=""))
+    response = post_form(
+        staff,
+        url,
+        rules_form(method="cumulative", points_total="7", points_cap="3", max_selections=""),
+    )
     assert response.status_code == 302
     db.session.expire_all()
     saved = db.session.get(Round, round_.id)
@@ -138,21 +169,29 @@ def test_rules_can_change_before_voting(staff: Any, factory: Any, db: Any) -> No
 
 def test_rules_freeze_when_voting_opens(staff: Any, factory: Any, db: Any) -> None:
     round_ = factory.round(staff.municipality, phase="voting")
-    response = post_form(staff, f"/gestion/valparaiso/rondas/{round_.id}/reglas", rules_form(max_selections="5"))
+    response = post_form(
+        staff, f"/gestion/valparaiso/rondas/{round_.id}/reglas", rules_form(max_selections="5")
+    )
     assert response.status_code == 200
     assert "las reglas y los presupuestos ya no pueden cambiar" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Round, round_.id).max_selections == 3
 
 
-def test_rules_budget_and_districts_freeze_once_a_ballot_exists(staff: Any, factory: Any, db: Any) -> None:
+def test_rules_budget_and_districts_freeze_once_a_ballot_exists(
+    staff: Any, factory: Any, db: Any
+) -> None:
     round_ = factory.round(staff.municipality, phase="review", total_budget=5_000_000)
     district = factory.district(round_, "Cerro Alegre", 5_000_000)
     db.session.add(Ballot(round_id=round_.id, district_id=district.id, receipt_code="TEST-0001"))
     db.session.commit()
     base = f"/gestion/valparaiso/rondas/{round_.id}"
-    assert "ya no pueden cambiar" in post_form(staff, f"{base}/reglas", rules_form(max_selections="5")).get_data(as_text=True)
-    assert "ya no pueden cambiar" in post_form(staff, f"{base}/sectores/{district.id}", {"name": "Cerro Alegre", "budget": "1"}).get_data(as_text=True)
+    assert "ya no pueden cambiar" in post_form(
+        staff, f"{base}/reglas", rules_form(max_selections="5")
+    ).get_data(as_text=True)
+    assert "ya no pueden cambiar" in post_form(
+        staff, f"{base}/sectores/{district.id}", {"name": "Cerro Alegre", "budget": "1"}
+    ).get_data(as_text=True)
     edit = round_form(total_budget="9000000")
     assert "ya no pueden cambiar" in post_form(staff, f"{base}/editar", edit).get_data(as_text=True)
     db.session.expire_all()
@@ -162,8 +201,17 @@ def test_rules_budget_and_districts_freeze_once_a_ballot_exists(staff: Any, fact
 def test_past_phase_dates_cannot_be_rewritten(staff: Any, factory: Any, db: Any) -> None:
     round_ = factory.round(staff.municipality, phase="review")
     data = round_form(total_budget=str(round_.total_budget))
-    local = lambda d: d.astimezone(__import__("zoneinfo").ZoneInfo("America/Santiago")).strftime("%Y-%m-%dT%H:%M")  # noqa: E731
-    for key in ("proposals_start", "review_start", "voting_start", "results_start", "implementation_start", "closed_start"):
+    local = lambda d: d.astimezone(__import__("zoneinfo").ZoneInfo("America/Santiago")).strftime(
+        "%Y-%m-%dT%H:%M"
+    )  # noqa: E731
+    for key in (
+        "proposals_start",
+        "review_start",
+        "voting_start",
+        "results_start",
+        "implementation_start",
+        "closed_start",
+    ):
         data[key] = local(getattr(round_, key))
     data["proposals_start"] = local(round_.proposals_start - timedelta(days=3))
     response = post_form(staff, f"/gestion/valparaiso/rondas/{round_.id}/editar", data)
@@ -180,4 +228,6 @@ def test_staff_of_another_municipality_cannot_touch_the_round(app: Any, factory:
     assert other.get(f"/gestion/valparaiso/rondas/{round_.id}").status_code == 403
     # Through their own desk the round of another municipality does not exist.
     assert other.get(f"/gestion/concepcion/rondas/{round_.id}").status_code == 404
-    assert post_form(other, f"/gestion/concepcion/rondas/{round_.id}/publicar", {}).status_code == 404
+    assert (
+        post_form(other, f"/gestion/concepcion/rondas/{round_.id}/publicar", {}).status_code == 404
+    )

@@ -44,16 +44,25 @@ def staff(factory: Any, valpo: Any) -> Any:
 
 
 def upload(client: Any, path: str, text: str) -> Any:
-    return post_form(client, path, {"file": (io.BytesIO(text.encode("utf-8")), "datos.csv")},
-                     token_from=path, content_type="multipart/form-data")
+    return post_form(
+        client,
+        path,
+        {"file": (io.BytesIO(text.encode("utf-8")), "datos.csv")},
+        token_from=path,
+        content_type="multipart/form-data",
+    )
 
 
-def test_a_file_with_errors_lists_each_line_and_writes_nothing(client: Any, db: Any, valpo: Any, staff: Any) -> None:
+def test_a_file_with_errors_lists_each_line_and_writes_nothing(
+    client: Any, db: Any, valpo: Any, staff: Any
+) -> None:
     login(client, staff.email)
     response = upload(client, "/gestion/valparaiso/organizaciones/importar", ORGS_BAD)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "5 problemas: no se importó nada." in html, html[html.find("<main"):html.find("</main>")]
+    assert "5 problemas: no se importó nada." in html, html[
+        html.find("<main") : html.find("</main>")
+    ]
     for line in (2, 3, 4, 5, 6):
         assert f"Línea {line}:" in html
     assert db.session.scalar(select(func.count()).select_from(Organization)) == 0
@@ -74,14 +83,26 @@ def test_a_clean_file_is_imported_verified(client: Any, db: Any, valpo: Any, sta
     assert again.status_code == 200 and "ya está en el registro" in again.get_data(as_text=True)
 
 
-def test_unknown_columns_are_reported_on_line_1(client: Any, db: Any, valpo: Any, staff: Any) -> None:
+def test_unknown_columns_are_reported_on_line_1(
+    client: Any, db: Any, valpo: Any, staff: Any
+) -> None:
     login(client, staff.email)
-    html = upload(client, "/gestion/valparaiso/organizaciones/importar", "nombre,color\nx,y\n").get_data(as_text=True)
+    html = upload(
+        client, "/gestion/valparaiso/organizaciones/importar", "nombre,color\nx,y\n"
+    ).get_data(as_text=True)
     assert "Línea 1:" in html and "Faltan columnas" in html
 
 
-def test_fairs_import_links_organizers_by_rut_and_checks_every_line(client: Any, db: Any, valpo: Any, staff: Any) -> None:
-    union = make_organization(db, valpo, name="Sindicato Feria Argentina", rut=rut("70360100"), legal_form="independent_union")
+def test_fairs_import_links_organizers_by_rut_and_checks_every_line(
+    client: Any, db: Any, valpo: Any, staff: Any
+) -> None:
+    union = make_organization(
+        db,
+        valpo,
+        name="Sindicato Feria Argentina",
+        rut=rut("70360100"),
+        legal_form="independent_union",
+    )
     login(client, staff.email)
     bad = (
         "name,kind,place,weekdays,opens_at,closes_at,exceptions,one_off_dates,organizer_ruts\n"
@@ -101,13 +122,17 @@ def test_fairs_import_links_organizers_by_rut_and_checks_every_line(client: Any,
     assert upload(client, "/gestion/valparaiso/ferias/importar", good).status_code == 302
     fairs = {f.name: f for f in db.session.scalars(select(Fair))}
     argentina = fairs["Feria Libre Avenida Argentina"]
-    assert argentina.schedules[0].byday == "WE,SA,SU" and len(argentina.schedules[0].exceptions) == 2
+    assert (
+        argentina.schedules[0].byday == "WE,SA,SU" and len(argentina.schedules[0].exceptions) == 2
+    )
     assert argentina.organizers[0].id == union.id
     assert len(fairs["Feria Navideña"].one_offs) == 2 and fairs["Feria Navideña"].schedules == []
 
 
 def test_exports_use_hsds_field_names(client: Any, db: Any, valpo: Any, staff: Any) -> None:
-    org = make_organization(db, valpo, name="Cooperativa Caleta Portales", rut=rut("65123456"), organic=True)
+    org = make_organization(
+        db, valpo, name="Cooperativa Caleta Portales", rut=rut("65123456"), organic=True
+    )
     make_fair(db, valpo, organizers=[org])
     login(client, staff.email)
     data = json.loads(client.get("/gestion/valparaiso/organizaciones/exportar.json").data)
@@ -115,31 +140,63 @@ def test_exports_use_hsds_field_names(client: Any, db: Any, valpo: Any, staff: A
     assert first["identifiers"] == [{"identifier_scheme": "CL-RUT", "identifier": org.rut}]
     assert first["legal_status"] == "cooperative" and first["ess_legal_form"] == "Co-operative"
     assert first["qualifiers"] == ["Organic"]
-    assert first["locations"][0]["city"] == "Valparaíso" and first["locations"][0]["latitude"] == -33.0284
-    rows = list(csv.DictReader(io.StringIO(client.get("/gestion/valparaiso/organizaciones/exportar.csv").data.decode("utf-8-sig"))))
+    assert (
+        first["locations"][0]["city"] == "Valparaíso"
+        and first["locations"][0]["latitude"] == -33.0284
+    )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get("/gestion/valparaiso/organizaciones/exportar.csv").data.decode(
+                    "utf-8-sig"
+                )
+            )
+        )
+    )
     assert rows[0]["identifier"] == org.rut and rows[0]["address_1"] == "Av. Altamirano 1480"
     fairs = json.loads(client.get("/gestion/valparaiso/ferias/exportar.json").data)["fairs"]
     assert fairs[0]["schedules"][0] == {
-        "freq": "WEEKLY", "byday": "WE,SA,SU", "opens_at": "07:00", "closes_at": "15:00",
-        "valid_from": None, "valid_to": None, "except_dates": [], "timezone": "America/Santiago",
+        "freq": "WEEKLY",
+        "byday": "WE,SA,SU",
+        "opens_at": "07:00",
+        "closes_at": "15:00",
+        "valid_from": None,
+        "valid_to": None,
+        "except_dates": [],
+        "timezone": "America/Santiago",
     }
-    rows = list(csv.DictReader(io.StringIO(client.get("/gestion/valparaiso/ferias/exportar.csv").data.decode("utf-8-sig"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get("/gestion/valparaiso/ferias/exportar.csv").data.decode("utf-8-sig")
+            )
+        )
+    )
     assert rows[0]["byday"] == "WE,SA,SU" and rows[0]["organizers"] == org.rut
 
 
-def test_cli_import_with_errors_and_then_clean(app: Any, db: Any, valpo: Any, tmp_path: Any) -> None:
+def test_cli_import_with_errors_and_then_clean(
+    app: Any, db: Any, valpo: Any, tmp_path: Any
+) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(ORGS_BAD, encoding="utf-8")
     runner = app.test_cli_runner()
     result = runner.invoke(args=["economy", "import-organizations", "valparaiso", str(bad)])
-    assert result.exit_code != 0 and "bad.csv:2:" in result.output and "nothing was imported" in result.output
+    assert (
+        result.exit_code != 0
+        and "bad.csv:2:" in result.output
+        and "nothing was imported" in result.output
+    )
     good = tmp_path / "good.csv"
     good.write_text(ORGS_OK.replace("65.123.456-1", rut("65123456")), encoding="utf-8")
     result = runner.invoke(args=["economy", "import-organizations", "valparaiso", str(good)])
     assert result.exit_code == 0, result.output
     assert "Imported 2 organizations" in result.output
     fairs = tmp_path / "fairs.csv"
-    fairs.write_text("name,kind,place,weekdays,opens_at,closes_at\nFeria Uno,feria_libre,Calle 1,SA,07:00,15:00\n", encoding="utf-8")
+    fairs.write_text(
+        "name,kind,place,weekdays,opens_at,closes_at\nFeria Uno,feria_libre,Calle 1,SA,07:00,15:00\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(args=["economy", "import-fairs", "valparaiso", str(fairs)])
     assert result.exit_code == 0, result.output
     assert runner.invoke(args=["economy", "import-fairs", "no-existe", str(fairs)]).exit_code != 0

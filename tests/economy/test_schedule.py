@@ -70,7 +70,11 @@ def test_a_wall_time_skipped_in_september_moves_forward() -> None:
 
 def test_exceptions_and_validity_limit_a_weekly_rule() -> None:
     rule = WeeklyRule(
-        ("WE", "SA"), time(8), time(14), valid_from=date(2026, 9, 1), valid_to=date(2026, 9, 30),
+        ("WE", "SA"),
+        time(8),
+        time(14),
+        valid_from=date(2026, 9, 1),
+        valid_to=date(2026, 9, 30),
         exceptions=frozenset({date(2026, 9, 19)}),
     )
     days = [o.local_date for o in occurrences([rule], [], date(2026, 8, 1), date(2026, 12, 31))]
@@ -83,19 +87,34 @@ def test_exceptions_and_validity_limit_a_weekly_rule() -> None:
 def test_month_ends_and_leap_days() -> None:
     rule = WeeklyRule(("SU",), time(9), time(13))
     days = [o.local_date for o in occurrences([rule], [], date(2026, 1, 25), date(2026, 3, 8))]
-    assert days == [date(2026, 1, 25), date(2026, 2, 1), date(2026, 2, 8), date(2026, 2, 15),
-                    date(2026, 2, 22), date(2026, 3, 1), date(2026, 3, 8)]
+    assert days == [
+        date(2026, 1, 25),
+        date(2026, 2, 1),
+        date(2026, 2, 8),
+        date(2026, 2, 15),
+        date(2026, 2, 22),
+        date(2026, 3, 1),
+        date(2026, 3, 8),
+    ]
     tuesday = WeeklyRule(("TU",), time(9), time(13))
-    assert date(2028, 2, 29) in [o.local_date for o in occurrences([tuesday], [], date(2028, 2, 1), date(2028, 3, 31))]
+    assert date(2028, 2, 29) in [
+        o.local_date for o in occurrences([tuesday], [], date(2028, 2, 1), date(2028, 3, 31))
+    ]
     ends = WeeklyRule(("TH",), time(9), time(13), valid_to=date(2026, 12, 31))
-    assert occurrences([ends], [], date(2026, 12, 30), date(2027, 1, 14))[-1].local_date == date(2026, 12, 31)
+    assert occurrences([ends], [], date(2026, 12, 30), date(2027, 1, 14))[-1].local_date == date(
+        2026, 12, 31
+    )
 
 
 def test_one_off_dates_have_their_own_hours_and_sort_with_the_weekly_ones() -> None:
     rule = WeeklyRule(("SA",), time(7), time(15))
     christmas = OneOff(date(2026, 12, 24), time(10), time(23, 30))
     days = occurrences([rule], [christmas], date(2026, 12, 19), date(2026, 12, 26))
-    assert [o.local_date for o in days] == [date(2026, 12, 19), date(2026, 12, 24), date(2026, 12, 26)]
+    assert [o.local_date for o in days] == [
+        date(2026, 12, 19),
+        date(2026, 12, 24),
+        date(2026, 12, 26),
+    ]
     assert days[1].start.astimezone(SANTIAGO).time() == time(10)
     assert days[1].end.astimezone(SANTIAGO).time() == time(23, 30)
 
@@ -106,7 +125,12 @@ def test_upcoming_includes_the_fair_under_way_and_skips_finished_ones() -> None:
     assert upcoming([rule], [], saturday_noon, 2)[0].local_date == date(2026, 3, 14)
     saturday_evening = datetime(2026, 3, 14, 16, tzinfo=SANTIAGO)
     assert upcoming([rule], [], saturday_evening, 1)[0].local_date == date(2026, 3, 21)
-    assert upcoming([WeeklyRule(("SA",), time(7), time(15), valid_to=date(2026, 3, 1))], [], saturday_noon) == []
+    assert (
+        upcoming(
+            [WeeklyRule(("SA",), time(7), time(15), valid_to=date(2026, 3, 1))], [], saturday_noon
+        )
+        == []
+    )
 
 
 def test_weekday_codes_are_normalised_and_checked() -> None:

@@ -43,7 +43,9 @@ def test_approval_counts(ticked: list[str], expected: list[str]) -> None:
 
 
 def test_unknown_or_garbage_projects_are_problems_not_crashes() -> None:
-    _, problems = read_section(Method.APPROVAL, OPTIONS, MultiDict([("p", "99"), ("p", "x'; DROP"), ("p", "")]))
+    _, problems = read_section(
+        Method.APPROVAL, OPTIONS, MultiDict([("p", "99"), ("p", "x'; DROP"), ("p", "")])
+    )
     assert codes(problems) == ["unknown-project"] * 3
 
 
@@ -52,7 +54,9 @@ def test_knapsack_total_must_fit_the_budget() -> None:
     fits = Section({1: 1, 4: 1})
     over = Section({1: 1, 2: 1})
     assert check_section(rules, OPTIONS, fits) == []
-    assert check_section(rules, OPTIONS, over) == [Problem("over-budget", {"total": 7_000_000, "budget": 6_000_000})]
+    assert check_section(rules, OPTIONS, over) == [
+        Problem("over-budget", {"total": 7_000_000, "budget": 6_000_000})
+    ]
 
 
 def test_cumulative_points_and_cap() -> None:
@@ -63,7 +67,9 @@ def test_cumulative_points_and_cap() -> None:
     assert check_section(rules, OPTIONS, section) == []
     assert codes(check_section(rules, OPTIONS, Section({1: 4}))) == ["over-cap"]
     assert codes(check_section(rules, OPTIONS, Section({1: 3, 2: 3, 3: 2}))) == ["too-many-points"]
-    _, bad = read_section(Method.CUMULATIVE, OPTIONS, MultiDict({"points-1": "-2", "points-2": "dos"}))
+    _, bad = read_section(
+        Method.CUMULATIVE, OPTIONS, MultiDict({"points-1": "-2", "points-2": "dos"})
+    )
     assert codes(bad) == ["negative", "not-a-number"]
 
 
@@ -84,7 +90,9 @@ def test_ranked_needs_consecutive_ranks_up_to_k() -> None:
     low=st.integers(min_value=0, max_value=4),
     high=st.integers(min_value=0, max_value=4),
 )
-def test_knapsack_agrees_with_a_plain_reading_of_the_rules(chosen: set[int], budget: int, low: int, high: int) -> None:
+def test_knapsack_agrees_with_a_plain_reading_of_the_rules(
+    chosen: set[int], budget: int, low: int, high: int
+) -> None:
     rules = Rules(Method.KNAPSACK, min_selections=low, max_selections=high, budget=budget)
     cost = {o.project_id: o.cost for o in OPTIONS}
     valid = low <= len(chosen) <= high and sum(cost[p] for p in chosen) <= budget
@@ -92,8 +100,14 @@ def test_knapsack_agrees_with_a_plain_reading_of_the_rules(chosen: set[int], bud
 
 
 @settings(max_examples=200, deadline=None)
-@given(points=st.dictionaries(st.sampled_from([1, 2, 3, 4]), st.integers(min_value=1, max_value=9)), total=st.integers(1, 12), cap=st.integers(1, 9))
-def test_cumulative_agrees_with_a_plain_reading_of_the_rules(points: dict[int, int], total: int, cap: int) -> None:
+@given(
+    points=st.dictionaries(st.sampled_from([1, 2, 3, 4]), st.integers(min_value=1, max_value=9)),
+    total=st.integers(1, 12),
+    cap=st.integers(1, 9),
+)
+def test_cumulative_agrees_with_a_plain_reading_of_the_rules(
+    points: dict[int, int], total: int, cap: int
+) -> None:
     rules = Rules(Method.CUMULATIVE, points=total, cap=cap)
     valid = sum(points.values()) <= total and all(v <= cap for v in points.values())
     assert (check_section(rules, OPTIONS, Section(points)) == []) == valid
