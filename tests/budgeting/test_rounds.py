@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -201,9 +202,11 @@ def test_rules_budget_and_districts_freeze_once_a_ballot_exists(
 def test_past_phase_dates_cannot_be_rewritten(staff: Any, factory: Any, db: Any) -> None:
     round_ = factory.round(staff.municipality, phase="review")
     data = round_form(total_budget=str(round_.total_budget))
-    local = lambda d: d.astimezone(__import__("zoneinfo").ZoneInfo("America/Santiago")).strftime(
-        "%Y-%m-%dT%H:%M"
-    )  # noqa: E731
+    santiago = ZoneInfo("America/Santiago")
+
+    def local(moment: Any) -> str:
+        return moment.astimezone(santiago).strftime("%Y-%m-%dT%H:%M")
+
     for key in (
         "proposals_start",
         "review_start",
