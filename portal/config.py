@@ -67,6 +67,16 @@ SETTINGS: list[Setting] = [
         "Failed logins allowed per client address and per account.",
     ),
     Setting(
+        "PORTAL_ELIGIBILITY_RATE_LIMIT",
+        "8 per 15 minutes",
+        "Failed voter eligibility checks allowed per browser session and per RUT.",
+    ),
+    Setting(
+        "PORTAL_ELIGIBILITY_IP_RATE_LIMIT",
+        "60 per 15 minutes",
+        "Failed voter eligibility checks allowed per client address (higher: a community centre shares one).",
+    ),
+    Setting(
         "PORTAL_MAIL_SERVER",
         "(empty: write mail to instance/outbox/)",
         "SMTP host; when empty, messages are written as .eml files.",
@@ -172,6 +182,12 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("PORTAL_LOGIN_RATE_LIMIT", "10 per 15 minutes"),
+        "ELIGIBILITY_RATE_LIMIT": os.environ.get(
+            "PORTAL_ELIGIBILITY_RATE_LIMIT", "8 per 15 minutes"
+        ),
+        "ELIGIBILITY_IP_RATE_LIMIT": os.environ.get(
+            "PORTAL_ELIGIBILITY_IP_RATE_LIMIT", "60 per 15 minutes"
+        ),
         "MAIL_SERVER": os.environ.get("PORTAL_MAIL_SERVER", ""),
         "MAIL_PORT": int(os.environ.get("PORTAL_MAIL_PORT", "587")),
         "MAIL_USERNAME": os.environ.get("PORTAL_MAIL_USERNAME", ""),

@@ -22,3 +22,4 @@ from portal.economy.models import (  # noqa: F401
     OrganizationLocation,
 )
 from portal.geo.models import Comuna, Municipality, Region  # noqa: F401
+from portal.voting.models import ListResult, ResultLine, VotingSite  # noqa: F401

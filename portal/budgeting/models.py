@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -78,6 +80,13 @@ class Eligibility(StrEnum):
     CENSUS_OR_DECLARED = "census-or-declared"
 
 
+class PaperConflict(StrEnum):
+    """What happens when a person who voted online brings a paper ballot to a voting site."""
+
+    KEEP_FIRST = "keep-first"  # the ballot already cast counts; the paper one is refused
+    PAPER_REPLACES = "paper-replaces"  # the paper ballot replaces the online one
+
+
 class ProposalStatus(StrEnum):
     """Where a proposal stands in the technical review."""
 
@@ -139,6 +148,13 @@ class Round(TimestampMixin, Base):
     min_age: Mapped[int] = mapped_column(Integer, default=14)
     age_reference_date: Mapped[date | None] = mapped_column(Date)
     eligibility: Mapped[str] = mapped_column(String(30), default=Eligibility.CENSUS.value)
+    paper_conflict: Mapped[str] = mapped_column(
+        String(20), default=PaperConflict.KEEP_FIRST.value, server_default="keep-first"
+    )
+
+    # Results: computed once voting has closed, shown to the public only once published.
+    results_computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    results_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     municipality: Mapped[Municipality] = relationship(lazy="joined")
     districts: Mapped[list[District]] = relationship(
@@ -250,19 +266,41 @@ class CensusEntry(Base):
     district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id", ondelete="SET NULL"))
 
 
+def random_id() -> int:
+    """Return a random positive 62-bit id: ballot ids must not reveal the order of voting."""
+    return secrets.randbits(62) + 1
+
+
+# BIGINT on PostgreSQL; on SQLite an INTEGER PRIMARY KEY (the rowid itself, so that no hidden
+# sequential rowid keeps the order of insertion either).
+RandomId = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Ballot(Base):
-    """What one voter chose, with no voter identifier (see Participation)."""
+    """What one voter chose, with no voter identifier (see Participation).
+
+    Its id is random and its time is erased on publication, so that neither the order nor the
+    time of voting joins a ballot to a participation.
+    """
 
     __tablename__ = "ballots"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(
+        RandomId, primary_key=True, autoincrement=False, default=random_id
+    )
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
     district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(String(10), default="online")
     receipt_code: Mapped[str] = mapped_column(String(20), unique=True)
-    cast_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cast_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+    age_band: Mapped[str | None] = mapped_column(String(8))
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("voting_sites.id", ondelete="SET NULL"), index=True
+    )
 
-    choices: Mapped[list[BallotChoice]] = relationship(cascade="all, delete-orphan")
+    choices: Mapped[list[BallotChoice]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class BallotChoice(Base):
@@ -271,7 +309,7 @@ class BallotChoice(Base):
     __tablename__ = "ballot_choices"
 
     ballot_id: Mapped[int] = mapped_column(
-        ForeignKey("ballots.id", ondelete="CASCADE"), primary_key=True
+        RandomId, ForeignKey("ballots.id", ondelete="CASCADE"), primary_key=True
     )
     proposal_id: Mapped[int] = mapped_column(
         ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True
@@ -284,7 +322,8 @@ class Participation(Base):
     """That a voter took part in a round: one per voter per round, enforced by the database.
 
     `ballot_id` lets a voter replace their ballot while voting is open; it is set to NULL for
-    the whole round when results are published, so no one can join voters to choices.
+    the whole round when results are published (and `voted_at` with it), so no one can join
+    voters to choices.
     """
 
     __tablename__ = "participations"
@@ -294,6 +333,8 @@ class Participation(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
     voter_hash: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(10), default="online")
-    voted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    ballot_id: Mapped[int | None] = mapped_column(ForeignKey("ballots.id", ondelete="SET NULL"))
+    voted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+    ballot_id: Mapped[int | None] = mapped_column(
+        RandomId, ForeignKey("ballots.id", ondelete="SET NULL")
+    )
     self_declared: Mapped[bool] = mapped_column(Boolean, default=False)

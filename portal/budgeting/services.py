@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.audit.services import changes, record
@@ -388,6 +388,7 @@ def ballot_projects(session: Session, round_: Round) -> list[Proposal]:
                 Proposal.status == ProposalStatus.FEASIBLE.value,
                 Proposal.final_cost.is_not(None),
             )
+            .options(selectinload(Proposal.images))
             .order_by(Proposal.id)
         )
     )

@@ -1,0 +1,750 @@
+"""Eligibility, casting ballots (online and on paper), results and their publication.
+
+Ballot secrecy: a `Participation` says that a voter (a keyed hash of the RUT) took part and,
+while voting is open, which ballot is theirs so that they can replace it. A `Ballot` carries no
+voter identifier, a random id, and the coarse facts the results need (district, age band,
+channel). Publishing the results erases the link and the times, so from then on no one, staff
+with database access included, can join a voter to their choices; the receipt code, known only
+to the voter, still finds the ballot.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from portal.audit.services import record
+from portal.budgeting.models import (
+    Ballot,
+    BallotChoice,
+    CensusEntry,
+    DistrictMode,
+    Method,
+    PaperConflict,
+    Participation,
+    Phase,
+    Proposal,
+    Round,
+)
+from portal.budgeting.phases import current_phase
+from portal.budgeting.services import ballot_projects
+from portal.database import utcnow
+from portal.rut import InvalidRut, keyed_hash, normalize_rut
+from portal.voting.ballots import Method as BallotMethod
+from portal.voting.ballots import Option, Problem, Rules, Section, check_section
+from portal.voting.models import ListResult, ResultLine, VotingSite
+
+SANTIAGO = ZoneInfo("America/Santiago")
+AGE_BANDS = [(14, 17), (18, 29), (30, 44), (45, 59), (60, None)]
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U: easy to read aloud
+COMUNA = "comuna"
+
+
+class VoteRefused(Exception):
+    """A ballot that cannot be cast; `code` names the reason for the message."""
+
+    def __init__(self, code: str, **values: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.values = values
+
+
+# ----------------------------------------------------------------------------- voters
+
+
+@dataclass(frozen=True)
+class Voter:
+    """Someone whose eligibility for one round has been checked."""
+
+    round_id: int
+    voter_hash: str
+    district_id: int | None
+    age_band: str | None
+    self_declared: bool = False
+
+    def to_session(self) -> dict[str, Any]:
+        """Return what the voter session keeps."""
+        return {
+            "h": self.voter_hash,
+            "d": self.district_id,
+            "a": self.age_band,
+            "x": self.self_declared,
+        }
+
+    @classmethod
+    def from_session(cls, round_id: int, data: Mapping[str, Any]) -> Voter:
+        """Rebuild a voter from the voter session."""
+        return cls(round_id, str(data["h"]), data.get("d"), data.get("a"), bool(data.get("x")))
+
+
+def age_reference(round_: Round) -> date:
+    """Return the day at which age counts: the round's setting, else the day voting closes."""
+    if round_.age_reference_date is not None:
+        return round_.age_reference_date
+    return round_.results_start.astimezone(SANTIAGO).date()
+
+
+def age_on(birth: date, day: date) -> int:
+    """Return a person's age in whole years on a day."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def age_band(age: int | None) -> str | None:
+    """Return the age band used in turnout figures and exports, e.g. '18-29' or '60+'."""
+    if age is None:
+        return None
+    for low, high in AGE_BANDS:
+        if high is None and age >= low:
+            return f"{low}+"
+        if high is not None and low <= age <= high:
+            return f"{low}-{high}"
+    return f"<{AGE_BANDS[0][0]}"
+
+
+def voter_hash_of(rut: str) -> str | None:
+    """Return the keyed hash of a RUT, or None when it is not a valid RUT."""
+    try:
+        return keyed_hash(normalize_rut(rut), "rut")
+    except InvalidRut:
+        return None
+
+
+def _census_voter(round_: Round, entry: CensusEntry) -> Voter:
+    age = age_on(entry.birth_date, age_reference(round_)) if entry.birth_date else None
+    if age is not None and age < round_.min_age:
+        raise VoteRefused("too-young", age=round_.min_age)
+    return Voter(round_.id, entry.rut_hash, entry.district_id, age_band(age))
+
+
+def census_entry(session: Session, round_: Round, voter_hash: str) -> CensusEntry | None:
+    """Find a voter's census entry in a round."""
+    return session.scalar(
+        select(CensusEntry).where(
+            CensusEntry.round_id == round_.id, CensusEntry.rut_hash == voter_hash
+        )
+    )
+
+
+def check_census(
+    session: Session, round_: Round, rut: str, birth_date: date | None, serial: str | None
+) -> Voter | None:
+    """Check a RUT and its second fact against the census; None for any wrong answer.
+
+    Raises VoteRefused('too-young') only once both facts were right.
+    """
+    from portal.budgeting.census import serial_hash
+
+    voter_hash = voter_hash_of(rut)
+    if voter_hash is None:
+        return None
+    entry = census_entry(session, round_, voter_hash)
+    if entry is None:
+        return None
+    matched = False
+    if birth_date is not None and entry.birth_date is not None:
+        matched = entry.birth_date == birth_date
+    if not matched and serial and entry.serial_hash is not None:
+        matched = secrets.compare_digest(entry.serial_hash, serial_hash(serial))
+    if not matched:
+        return None
+    return _census_voter(round_, entry)
+
+
+def check_linked_account(session: Session, round_: Round, user: Any) -> Voter | None:
+    """Check the census for a signed-in resident whose account holds their RUT's hash."""
+    if not getattr(user, "rut_hash", None):
+        return None
+    entry = census_entry(session, round_, user.rut_hash)
+    if entry is None:
+        return None
+    return _census_voter(round_, entry)
+
+
+def link_account(session: Session, user: Any, voter: Voter) -> bool:
+    """Keep a voter's RUT hash on their account; False when another account holds it."""
+    from portal.accounts.models import User
+
+    other = session.scalar(
+        select(User).where(User.rut_hash == voter.voter_hash, User.id != user.id)
+    )
+    if other is not None:
+        return False
+    user.rut_hash = voter.voter_hash
+    return True
+
+
+def declare_voter(
+    session: Session,
+    round_: Round,
+    rut: str,
+    birth_date: date,
+    district_id: int | None,
+) -> Voter | None:
+    """Let a resident not in the census vote under a sworn declaration, where the round allows.
+
+    None when the RUT is invalid or is in the census (that person checks against the census).
+    """
+    voter_hash = voter_hash_of(rut)
+    if voter_hash is None or census_entry(session, round_, voter_hash) is not None:
+        return None
+    age = age_on(birth_date, age_reference(round_))
+    if age < round_.min_age:
+        raise VoteRefused("too-young", age=round_.min_age)
+    return Voter(round_.id, voter_hash, district_id, age_band(age), self_declared=True)
+
+
+# ----------------------------------------------------------------------------- ballot lists
+
+
+@dataclass
+class BallotList:
+    """One list on the ballot: a district's projects or the comuna-wide projects."""
+
+    key: str
+    district_id: int | None
+    name: str | None
+    budget: int
+    projects: list[Proposal] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        """Return the prefix of this list's form fields."""
+        return f"{self.key}-"
+
+    @property
+    def options(self) -> list[Option]:
+        """Return the projects as options for the ballot rules."""
+        return [Option(p.id, p.final_cost or 0) for p in self.projects]
+
+
+def list_key(district_id: int | None) -> str:
+    """Name a list: 'comuna' or 'd<district id>'."""
+    return COMUNA if district_id is None else f"d{district_id}"
+
+
+def all_lists(session: Session, round_: Round) -> list[BallotList]:
+    """Return every list of a round, each with its projects, in ballot order."""
+    projects = ballot_projects(session, round_)
+    if not round_.districts:
+        return [BallotList(COMUNA, None, None, round_.total_budget, projects)]
+    lists = [
+        BallotList(
+            list_key(d.id), d.id, d.name, d.budget, [p for p in projects if p.district_id == d.id]
+        )
+        for d in round_.districts
+    ]
+    if round_.district_mode == DistrictMode.DISTRICT_AND_COMUNA.value:
+        lists.append(
+            BallotList(
+                COMUNA,
+                None,
+                None,
+                round_.comuna_wide_budget,
+                [p for p in projects if p.district_id is None],
+            )
+        )
+    return lists
+
+
+def voter_lists(session: Session, round_: Round, district_id: int | None) -> list[BallotList]:
+    """Return the lists a voter of a district votes in."""
+    return [
+        blist
+        for blist in all_lists(session, round_)
+        if blist.district_id is None or blist.district_id == district_id
+    ]
+
+
+def section_rules(round_: Round, blist: BallotList) -> Rules:
+    """Return the round's rules as they apply to one list."""
+    method = BallotMethod(round_.method)
+    available = len(blist.projects)
+    return Rules(
+        method=method,
+        min_selections=min(round_.min_selections, available),
+        max_selections=round_.max_selections if method == BallotMethod.APPROVAL else None,
+        budget=blist.budget,
+        points=round_.points_total,
+        cap=round_.points_cap,
+        rank_k=round_.rank_k,
+    )
+
+
+def check_ballot(
+    round_: Round, lists: list[BallotList], sections: Mapping[str, Section]
+) -> dict[str, list[Problem]]:
+    """Check every section of a ballot; return the problems of each list that has any."""
+    found: dict[str, list[Problem]] = {}
+    for blist in lists:
+        section = sections.get(blist.key, Section({}))
+        problems = check_section(section_rules(round_, blist), blist.options, section)
+        if problems:
+            found[blist.key] = problems
+    if not any(s.choices for s in sections.values()) and not found:
+        found[lists[0].key if lists else COMUNA] = [Problem("empty")]
+    return found
+
+
+# ----------------------------------------------------------------------------- casting
+
+
+def voting_open(round_: Round, now: datetime | None = None) -> bool:
+    """Tell whether online voting is open now."""
+    return current_phase(round_, now) == Phase.VOTING and round_.results_computed_at is None
+
+
+def paper_open(round_: Round, now: datetime | None = None) -> bool:
+    """Tell whether staff may still enter paper ballots: voting, or counting before results."""
+    phase = current_phase(round_, now)
+    return round_.results_computed_at is None and phase in (Phase.VOTING, Phase.RESULTS)
+
+
+def new_receipt() -> str:
+    """Return a short receipt code, e.g. 'K7QF-9MZ2-XA4P' (about 59 bits)."""
+    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalize_receipt(text: str) -> str:
+    """Read a receipt code as typed: case, spaces and dashes do not matter."""
+    raw = "".join(ch for ch in (text or "").upper() if ch.isalnum())[:12]
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}" if len(raw) == 12 else ""
+
+
+@dataclass(frozen=True)
+class Cast:
+    """A ballot that was cast: its receipt, and what it replaced, if anything."""
+
+    receipt: str
+    replaced: str | None = None  # "online" or "paper": the channel of the ballot it replaced
+
+
+def _choice_rows(round_: Round, sections: Mapping[str, Section]) -> list[dict[str, int | None]]:
+    rows = []
+    ranked = round_.method == Method.RANKED.value
+    cumulative = round_.method == Method.CUMULATIVE.value
+    for section in sections.values():
+        for project_id, value in section.choices.items():
+            rows.append(
+                {
+                    "proposal_id": project_id,
+                    "points": value if cumulative else 1,
+                    "rank": value if ranked else None,
+                }
+            )
+    return rows
+
+
+def cast_ballot(
+    session: Session,
+    round_: Round,
+    voter: Voter,
+    sections: Mapping[str, Section],
+    *,
+    channel: str = "online",
+    site_id: int | None = None,
+    now: datetime | None = None,
+) -> Cast:
+    """Store a voter's ballot, replacing their earlier one; commit it.
+
+    This service owns its transaction, because the one-ballot rule is kept by the database: the
+    first statement updates the voter's participation (taking its row lock on PostgreSQL and the
+    write lock on SQLite), and a first ballot inserts it, where a concurrent first ballot of the
+    same voter loses on the unique constraint and is retried as a replacement.
+    """
+    round_id = round_.id
+    rows = _choice_rows(round_, sections)
+    session.rollback()  # end the read transaction: the next statement is the write
+    for attempt in range(5):
+        try:
+            cast = _cast_once(
+                session, round_id, voter, rows, channel=channel, site_id=site_id, now=now
+            )
+            session.commit()
+            return cast
+        except IntegrityError:
+            session.rollback()  # a concurrent first ballot of the same voter won: replace it
+        except OperationalError:
+            session.rollback()  # SQLite busy beyond its timeout, or a PostgreSQL deadlock
+            if attempt == 4:
+                raise
+    raise VoteRefused("busy")
+
+
+def _cast_once(
+    session: Session,
+    round_id: int,
+    voter: Voter,
+    rows: list[dict[str, int | None]],
+    *,
+    channel: str,
+    site_id: int | None,
+    now: datetime | None,
+) -> Cast:
+    moment = now or utcnow()
+    existing = session.execute(
+        update(Participation)
+        .where(Participation.round_id == round_id, Participation.voter_hash == voter.voter_hash)
+        .values(voted_at=moment)
+        .returning(Participation.id, Participation.ballot_id, Participation.channel)
+    ).first()
+    round_ = session.get(Round, round_id)
+    assert round_ is not None
+    if channel == "online" and not voting_open(round_, moment):
+        raise VoteRefused("closed")
+    if channel == "paper" and not paper_open(round_, moment):
+        raise VoteRefused("closed")
+    if round_.results_published_at is not None:
+        raise VoteRefused("closed")
+    replaced = None
+    if existing is not None:
+        participation_id, old_ballot, old_channel = existing
+        if old_channel == "paper":
+            raise VoteRefused("voted-on-paper")
+        if channel == "paper" and round_.paper_conflict != PaperConflict.PAPER_REPLACES.value:
+            raise VoteRefused("voted-online")
+        replaced = old_channel
+        if old_ballot is not None:
+            session.execute(delete(BallotChoice).where(BallotChoice.ballot_id == old_ballot))
+            session.execute(delete(Ballot).where(Ballot.id == old_ballot))
+    else:
+        participation = Participation(
+            round_id=round_id,
+            voter_hash=voter.voter_hash,
+            channel=channel,
+            voted_at=moment,
+            self_declared=voter.self_declared,
+        )
+        session.add(participation)
+        session.flush()  # raises IntegrityError when a concurrent first ballot got here first
+        participation_id = participation.id
+    ballot = Ballot(
+        round_id=round_id,
+        district_id=voter.district_id,
+        channel=channel,
+        receipt_code=new_receipt(),
+        cast_at=moment,
+        age_band=voter.age_band,
+        site_id=site_id,
+    )
+    session.add(ballot)
+    session.flush()
+    if rows:
+        session.execute(
+            BallotChoice.__table__.insert(), [{"ballot_id": ballot.id, **row} for row in rows]
+        )
+    session.execute(
+        update(Participation)
+        .where(Participation.id == participation_id)
+        .values(ballot_id=ballot.id, channel=channel)
+    )
+    return Cast(ballot.receipt_code, replaced)
+
+
+def participation_of(session: Session, round_: Round, voter_hash: str) -> Participation | None:
+    """Return a voter's participation in a round, if they voted."""
+    return session.scalar(
+        select(Participation).where(
+            Participation.round_id == round_.id, Participation.voter_hash == voter_hash
+        )
+    )
+
+
+def current_choices(session: Session, round_: Round, voter: Voter) -> dict[int, int]:
+    """Return a voter's current choices (project id -> points or rank), to edit their ballot."""
+    participation = participation_of(session, round_, voter.voter_hash)
+    if participation is None or participation.ballot_id is None:
+        return {}
+    ranked = round_.method == Method.RANKED.value
+    return {
+        c.proposal_id: (c.rank or 0) if ranked else c.points
+        for c in session.scalars(
+            select(BallotChoice).where(BallotChoice.ballot_id == participation.ballot_id)
+        )
+    }
+
+
+def receipt_counts(session: Session, round_: Round, code: str) -> bool:
+    """Tell whether a ballot with this receipt is in the round's count."""
+    normalized = normalize_receipt(code)
+    if not normalized:
+        return False
+    return (
+        session.scalar(
+            select(Ballot.id).where(Ballot.round_id == round_.id, Ballot.receipt_code == normalized)
+        )
+        is not None
+    )
+
+
+# ----------------------------------------------------------------------------- paper ballots
+
+
+def add_site(session: Session, round_: Round, name: str, address: str) -> VotingSite:
+    """Add a voting site to a round (audited)."""
+    exists = session.scalar(
+        select(VotingSite).where(VotingSite.round_id == round_.id, VotingSite.name == name)
+    )
+    if exists is not None:
+        raise VoteRefused("site-exists")
+    site = VotingSite(round_id=round_.id, name=name, address=address)
+    session.add(site)
+    session.flush()
+    record(
+        session,
+        "voting_site.create",
+        "voting_site",
+        site.id,
+        after={"round_id": round_.id, "name": name, "address": address},
+        **_scope(round_),
+    )
+    return site
+
+
+def _scope(round_: Round) -> dict[str, Any]:
+    return {
+        "municipality_id": round_.municipality_id,
+        "region_cut": round_.municipality.comuna.region_cut,
+    }
+
+
+@dataclass(frozen=True)
+class PaperVoter:
+    """A person at a voting site, checked against the census and the ballots already cast."""
+
+    voter: Voter
+    conflict: str | None  # None, "online" (an online ballot exists) or "paper"
+
+
+def paper_voter(session: Session, round_: Round, rut: str) -> PaperVoter:
+    """Check a RUT typed by staff: in the census, and whether they already voted."""
+    voter_hash = voter_hash_of(rut)
+    if voter_hash is None:
+        raise VoteRefused("bad-rut")
+    entry = census_entry(session, round_, voter_hash)
+    if entry is None:
+        raise VoteRefused("not-in-census")
+    voter = _census_voter(round_, entry)
+    participation = participation_of(session, round_, voter_hash)
+    conflict = participation.channel if participation is not None else None
+    return PaperVoter(voter, conflict)
+
+
+def record_paper_entry(
+    session: Session, round_: Round, site: VotingSite | None, count: int
+) -> None:
+    """Audit paper ballots typed in, without who voted or what they chose."""
+    record(
+        session,
+        "paper_ballot.enter",
+        "round",
+        round_.id,
+        after={"site": site.name if site else None, "ballots": count},
+        **_scope(round_),
+    )
+
+
+def turnout(session: Session, round_: Round) -> dict[str, Any]:
+    """Count the ballots in the count: by channel, district and age band."""
+    rows = session.execute(
+        select(Ballot.channel, Ballot.district_id, Ballot.age_band, func.count())
+        .where(Ballot.round_id == round_.id)
+        .group_by(Ballot.channel, Ballot.district_id, Ballot.age_band)
+    ).all()
+    by_channel: dict[str, int] = defaultdict(int)
+    by_district: dict[int | None, int] = defaultdict(int)
+    by_age: dict[str, int] = defaultdict(int)
+    for channel, district_id, band, count in rows:
+        by_channel[channel] += count
+        by_district[district_id] += count
+        by_age[band or "?"] += count
+    census = (
+        session.scalar(
+            select(func.count()).select_from(CensusEntry).where(CensusEntry.round_id == round_.id)
+        )
+        or 0
+    )
+    return {
+        "total": sum(by_channel.values()),
+        "online": by_channel.get("online", 0),
+        "paper": by_channel.get("paper", 0),
+        "census": census,
+        "by_district": dict(by_district),
+        "by_age": dict(sorted(by_age.items(), key=lambda kv: _band_order(kv[0]))),
+    }
+
+
+def _band_order(band: str) -> int:
+    for i, (low, _high) in enumerate(AGE_BANDS):
+        if band.startswith(str(low)):
+            return i
+    return len(AGE_BANDS)
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def list_ballots(session: Session, round_: Round, blist: BallotList) -> list[dict[int, int]]:
+    """Return each ballot's choices in one list (project id -> points or rank), non-empty only.
+
+    Ballots are read in a random order that does not depend on their ids.
+    """
+    ids = [p.id for p in blist.projects]
+    if not ids:
+        return []
+    statement = (
+        select(
+            BallotChoice.ballot_id, BallotChoice.proposal_id, BallotChoice.points, BallotChoice.rank
+        )
+        .join(Ballot, Ballot.id == BallotChoice.ballot_id)
+        .where(Ballot.round_id == round_.id, BallotChoice.proposal_id.in_(ids))
+    )
+    if blist.district_id is not None:
+        statement = statement.where(Ballot.district_id == blist.district_id)
+    ranked = round_.method == Method.RANKED.value
+    ballots: dict[int, dict[int, int]] = defaultdict(dict)
+    for ballot_id, proposal_id, points, rank in session.execute(statement):
+        ballots[ballot_id][proposal_id] = (rank or 0) if ranked else points
+    return [ballots[k] for k in sorted(ballots)]
+
+
+def results_allowed(round_: Round, now: datetime | None = None) -> bool:
+    """Tell whether voting has closed, so that the votes may be counted."""
+    phase = current_phase(round_, now)
+    return phase not in (Phase.DRAFT, Phase.PROPOSALS, Phase.REVIEW, Phase.VOTING)
+
+
+def compute_results(session: Session, round_: Round) -> list[ListResult]:
+    """Count every list of a closed round with its rule and store the outcome (audited)."""
+    from portal.voting.tally import tally_list
+
+    if not results_allowed(round_):
+        raise VoteRefused("voting-not-closed")
+    if round_.results_published_at is not None:
+        raise VoteRefused("already-published")
+    session.execute(delete(ListResult).where(ListResult.round_id == round_.id))
+    session.flush()
+    stored = []
+    for blist in all_lists(session, round_):
+        ballots = list_ballots(session, round_, blist)
+        outcome = tally_list(round_, blist, ballots)
+        result = ListResult(
+            round_id=round_.id,
+            district_id=blist.district_id,
+            list_key=blist.key,
+            rule=outcome.rule,
+            budget=blist.budget,
+            voters=len(ballots),
+            total_cost=outcome.total_cost,
+            detail=outcome.detail,
+            greedy_selected=outcome.greedy_selected,
+        )
+        order = {pid: i for i, pid in enumerate(outcome.selected)}
+        greedy = set(outcome.greedy_selected or [])
+        ranking = sorted(
+            blist.projects,
+            key=lambda p: (
+                p.id not in order,
+                order.get(p.id, 0),
+                -outcome.scores.get(p.id, 0),
+                p.id,
+            ),
+        )
+        for position, project in enumerate(ranking):
+            result.lines.append(
+                ResultLine(
+                    proposal_id=project.id,
+                    position=position,
+                    votes=outcome.votes.get(project.id, 0),
+                    score=outcome.scores.get(project.id, 0),
+                    cost=project.final_cost or 0,
+                    selected=project.id in order,
+                    selected_order=order.get(project.id),
+                    greedy_selected=(project.id in greedy)
+                    if outcome.greedy_selected is not None
+                    else None,
+                )
+            )
+        session.add(result)
+        stored.append(result)
+    round_.results_computed_at = utcnow()
+    session.flush()
+    record(
+        session,
+        "round.compute_results",
+        "round",
+        round_.id,
+        after={
+            r.list_key: {"selected": [ln.proposal_id for ln in r.lines if ln.selected]}
+            for r in stored
+        },
+        **_scope(round_),
+    )
+    return stored
+
+
+def publish_results(session: Session, round_: Round, actor: Any = None) -> None:
+    """Publish computed results and destroy the link between voters and ballots (audited)."""
+    if round_.results_computed_at is None:
+        raise VoteRefused("not-computed")
+    if round_.results_published_at is not None:
+        raise VoteRefused("already-published")
+    now = utcnow()
+    round_.results_published_at = now
+    # Erase the link and the times; rewrite the participations in a random order so that not
+    # even the physical order of the rows keeps the order of voting.
+    ids = list(session.scalars(select(Participation.id).where(Participation.round_id == round_.id)))
+    random.SystemRandom().shuffle(ids)
+    if ids:
+        session.execute(
+            update(Participation).execution_options(synchronize_session=False),
+            [{"id": pid, "ballot_id": None, "voted_at": None} for pid in ids],
+        )
+    session.execute(
+        update(Ballot)
+        .where(Ballot.round_id == round_.id)
+        .values(cast_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    record(session, "round.publish_results", "round", round_.id, actor=actor, **_scope(round_))
+    _fund_winners(session, round_, actor)
+
+
+def _fund_winners(session: Session, round_: Round, actor: Any) -> None:
+    """Turn the winners into funded projects, where the programmes feature is installed."""
+    try:
+        from portal.programmes.services import create_from_round_winners
+    except ImportError:  # pragma: no cover - until the programmes feature lands
+        return
+    winners = winning_projects(session, round_)
+    create_from_round_winners(session, round_, winners, actor)
+
+
+def winning_projects(session: Session, round_: Round) -> list[Proposal]:
+    """Return the funded projects of a round's results, in order of list and selection."""
+    return list(
+        session.scalars(
+            select(Proposal)
+            .join(ResultLine, ResultLine.proposal_id == Proposal.id)
+            .join(ListResult, ListResult.id == ResultLine.result_id)
+            .where(ListResult.round_id == round_.id, ResultLine.selected.is_(True))
+            .order_by(ListResult.id, ResultLine.selected_order)
+        )
+    )
+
+
+def results_of(session: Session, round_: Round) -> list[ListResult]:
+    """Return a round's stored results, one per list."""
+    results = list(session.scalars(select(ListResult).where(ListResult.round_id == round_.id)))
+    order = {blist.key: i for i, blist in enumerate(all_lists(session, round_))}
+    return sorted(results, key=lambda r: order.get(r.list_key, len(order)))
