@@ -1,0 +1,542 @@
+"""Allocation rules: greedy and the Method of Equal Shares (MES) with its completions.
+
+``tally(instance, rule, **options) -> Result``. Decisions are exact: greedy works on integers
+and fractions; MES runs in floating point and, whenever a decisive comparison (which project is
+cheapest per effective vote, whether supporters can afford a project) falls within a relative
+1e-9 of a tie, the whole run is redone with ``fractions.Fraction`` so the outcome is the exact one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from operator import itemgetter, mul
+
+from portal.core.model import Instance, Number, VoteType, format_number
+
+RULES = ("greedy", "greedy-no-skip", "mes", "mes-add1", "mes-add1-greedy")
+# pabulib META `rule` values -> (rule, options)
+PABULIB_RULES: dict[str, tuple[str, dict]] = {
+    "greedy": ("greedy", {}),
+    "greedy-threshold": ("greedy", {}),
+    "greedy-no-skip": ("greedy-no-skip", {}),
+    "equalshares": ("mes", {}),
+    "equalshares/add1": ("mes-add1", {}),
+    "equalshares/add1-comparison": ("mes-add1", {"comparison": True}),
+    "equalshares/add1-greedy": ("mes-add1-greedy", {}),
+}
+TOL = 1e-9
+
+
+# --- results ----------------------------------------------------------------------------------
+def _plain(x: object) -> object:
+    if isinstance(x, Fraction):
+        return int(x) if x.denominator == 1 else float(x)
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x
+
+
+@dataclass
+class Explanation:
+    """Why a project was or was not funded.
+
+    greedy: ``rank`` (position in the order considered), ``score``, ``budget_left`` before it
+    was considered, ``reason``. MES: ``round`` bought, ``rho`` (most a supporter paid; per point
+    for cardinal ballots), ``effective_votes`` (cost / rho: supporters, or points, who paid in
+    full), ``supporters_money`` (what its supporters had left when bought, or at the end), and
+    for a project not bought ``shortfall`` (cost minus that money, when they could not afford
+    it) or ``rho`` it would have needed at the end. ``stage`` says which step decided it
+    (``mes``, ``greedy``, ``comparison``)."""
+
+    project_id: str
+    cost: Number
+    selected: bool
+    reason: str = ""
+    score: Number | None = None
+    votes: int | None = None
+    rank: int | None = None
+    budget_left: Number | None = None
+    round: int | None = None
+    rho: Number | float | None = None
+    effective_votes: Number | float | None = None
+    supporters_money: Number | float | None = None
+    shortfall: Number | float | None = None
+    stage: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: _plain(v) for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Tie:
+    """Projects that were equal on the rule's own criterion at one step, how the tie was
+    broken (``cost``, ``votes`` or ``order``) and the one chosen first. ``order`` means the
+    tie remained after cost and votes and was decided by the caller's tie order."""
+
+    step: str
+    projects: list[str]
+    chosen: str
+    broken_by: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Result:
+    """The outcome of a rule. ``selected`` is in the order bought."""
+
+    rule: str
+    selected: list[str]
+    total_cost: Number
+    budget: Number
+    explanations: dict[str, Explanation]
+    ties: list[Tie] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "selected": list(self.selected),
+            "total_cost": _plain(self.total_cost),
+            "budget": _plain(self.budget),
+            "projects": {k: e.to_dict() for k, e in self.explanations.items()},
+            "ties": [t.to_dict() for t in self.ties],
+            "unresolved_ties": [t.to_dict() for t in self.ties if t.broken_by == "order"],
+            "info": _plain(self.info),
+        }
+
+
+# --- profile over distinct ballots ----------------------------------------------------------
+class Profile:
+    """Projects by index, distinct ballots with multiplicity, supporters per project."""
+
+    def __init__(self, instance: Instance, tie_order: Sequence[str] | None = None) -> None:
+        self.ids = list(instance.projects)
+        index = {p: i for i, p in enumerate(self.ids)}
+        self.cost: list[Number] = [instance.projects[p].cost for p in self.ids]
+        self.budget: Number = instance.budget
+        vt = instance.vote_type
+        self.approval = vt in (VoteType.APPROVAL, VoteType.CHOOSE_1)
+        self.n_voters = len(instance.voters)
+        ballots: dict[tuple, int] = {}
+        if self.approval:
+            raw = Counter(v.vote for v in instance.voters)
+            get = index.get
+            for vote, n in raw.items():
+                key = tuple(sorted({get(p, -1) for p in vote} - {-1}))
+                ballots[key] = ballots.get(key, 0) + n
+            self.ballots = [(tuple((i, 1) for i in k), n) for k, n in ballots.items()]
+        else:
+            for b in instance.ballots:
+                key = tuple((index[p], w) for p, w in b.items if p in index and w != 0)
+                ballots[key] = ballots.get(key, 0) + b.count
+            self.ballots = list(ballots.items())
+        m = len(self.ids)
+        self.sup: list[list[int]] = [[] for _ in range(m)]
+        self.wts: list[list[Number]] = [[] for _ in range(m)]
+        for j, (items, _n) in enumerate(self.ballots):
+            for i, w in items:
+                self.sup[i].append(j)
+                self.wts[i].append(w)
+        self.mult = [n for _, n in self.ballots]
+        self.votes = [sum(self.mult[j] for j in s) for s in self.sup]
+        self.score = [
+            sum(w * self.mult[j] for j, w in zip(s, ws, strict=True))
+            for s, ws in zip(self.sup, self.wts, strict=True)
+        ]
+        order = list(tie_order) if tie_order else []
+        pos = {p: k for k, p in enumerate(order)}
+        # position in the caller's order, then file order for projects it does not name
+        self.order = [pos.get(p, len(order) + i) for i, p in enumerate(self.ids)]
+
+    def tiebreak_key(self, i: int) -> tuple:
+        return (self.cost[i], -self.votes[i], self.order[i])
+
+
+def _broken_by(prof: Profile, a: int, b: int) -> str:
+    if prof.cost[a] != prof.cost[b]:
+        return "cost"
+    if prof.votes[a] != prof.votes[b]:
+        return "votes"
+    return "order"
+
+
+# --- greedy -----------------------------------------------------------------------------------
+def _greedy(
+    prof: Profile,
+    *,
+    budget: Number,
+    threshold: Number = 0,
+    no_skip: bool = False,
+    exclude: Sequence[int] = (),
+    stage: str = "greedy",
+    explanations: dict[str, Explanation] | None = None,
+    ties: list[Tie] | None = None,
+) -> list[int]:
+    """Fund projects in decreasing score while they fit; return the indices funded."""
+    done = set(exclude)
+    cand = [i for i in range(len(prof.ids)) if i not in done]
+    cand.sort(key=lambda i: (-prof.score[i], *prof.tiebreak_key(i)))
+    left = budget
+    chosen: list[int] = []
+    stopped = False
+    for rank, i in enumerate(cand, 1):
+        e = Explanation(prof.ids[i], prof.cost[i], False, score=prof.score[i],
+                        votes=prof.votes[i], rank=rank, budget_left=left, stage=stage)
+        if prof.score[i] < threshold or (threshold == 0 and prof.score[i] == 0 and stage != "greedy"):
+            e.reason = (f"score {format_number(prof.score[i])} below the threshold "
+                        f"{format_number(threshold)}" if prof.score[i] < threshold
+                        else "no support")
+        elif stopped:
+            e.reason = "not considered: greedy without skipping stopped earlier"
+        elif prof.cost[i] <= left:
+            e.selected = True
+            e.reason = "funded: fits the budget left"
+            left -= prof.cost[i]
+            chosen.append(i)
+        else:
+            e.reason = "does not fit the budget left"
+            if no_skip:
+                stopped = True
+                e.reason += "; greedy without skipping stops here"
+        if explanations is not None:
+            explanations[prof.ids[i]] = e
+    if ties is not None:
+        sel = set(chosen)
+        groups: dict[Number, list[int]] = {}
+        for i in cand:
+            groups.setdefault(prof.score[i], []).append(i)
+        for sc, group in groups.items():
+            if len(group) > 1 and any(i in sel for i in group) and any(i not in sel for i in group):
+                first = next(i for i in group if i in sel)
+                broken = "order"
+                for other in group:
+                    if other != first and other not in sel:
+                        broken = _broken_by(prof, first, other)
+                        if broken == "order":
+                            break
+                ties.append(Tie(f"{stage}: equal score {format_number(sc)}",
+                                [prof.ids[i] for i in group], prof.ids[first], broken))
+    return chosen
+
+
+# --- Method of Equal Shares ------------------------------------------------------------------
+class _NeedExact(Exception):
+    """A float comparison was too close to call: redo the run with fractions."""
+
+
+def _gather(idx: list[int]) -> Callable[[list], tuple]:
+    if len(idx) == 1:
+        k = idx[0]
+        return lambda seq: (seq[k],)
+    return itemgetter(*idx)
+
+
+@dataclass
+class _Run:
+    selected: list[int]
+    rounds: dict[int, tuple[int, object, object, object]]  # i -> (round, rho, eff, money)
+    budgets: list
+    ties: list[Tie]
+
+
+class _MES:
+    """MES over a profile. Approval ballots use cost utilities (a supporter's utility is the
+    project's cost, so the project bought is the one with the most effective votes, i.e. the
+    lowest price per supporter relative to its cost); cardinal ballots pay in proportion to
+    their points."""
+
+    def __init__(self, prof: Profile) -> None:
+        self.prof = prof
+        m = len(prof.ids)
+        self.get = [_gather(s) if s else None for s in prof.sup]
+        self.mult_of = [tuple(prof.mult[j] for j in s) for s in prof.sup]
+        self.unit = prof.approval or all(w == 1 for ws in prof.wts for w in ws)
+        self.wf = [tuple(float(w) for w in ws) for ws in prof.wts]
+        self.W = [sum(w * prof.mult[j] for j, w in zip(s, ws, strict=True))
+                  for s, ws in zip(prof.sup, prof.wts, strict=True)]
+        self.cands = [i for i in range(m) if prof.sup[i] and self.W[i] > 0 and prof.cost[i] > 0]
+
+    def run(self, per_voter: Number, exclude: Sequence[int] = ()) -> _Run:
+        try:
+            return self._run(per_voter, exact=False, exclude=exclude)
+        except _NeedExact:
+            return self._run(per_voter, exact=True, exclude=exclude)
+
+    def _eval(self, i: int, budgets: list, exact: bool) -> tuple[object, object, object, bool]:
+        """Return (effective votes E, rho, money of supporters, E is exact) or E None when the
+        supporters cannot afford it. E = cost / rho; rho per supporter (approval) or per point."""
+        prof = self.prof
+        cost = prof.cost[i] if exact else float(prof.cost[i])
+        bud = self.get[i](budgets)
+        ms = self.mult_of[i]
+        money = sum(map(mul, bud, ms))
+        if not exact and abs(money - cost) <= TOL * cost:
+            raise _NeedExact
+        if money < cost:
+            return None, None, money, True
+        Wtot = self.W[i]
+        if self.unit:
+            rho = cost / Wtot
+            low = min(bud)
+            if low >= rho:
+                if not exact and low - rho <= TOL * rho:
+                    pass  # value is continuous in this boundary; no decision depends on it
+                return Wtot, rho, money, True
+            order = sorted(range(len(bud)), key=bud.__getitem__)
+            paid = 0
+            denom = Wtot
+            for k in order:
+                b = bud[k]
+                rho = (cost - paid) / denom
+                if b >= rho:
+                    break
+                paid += b * ms[k]
+                denom -= ms[k]
+            rho = (cost - paid) / denom
+        else:
+            ws = prof.wts[i] if exact else self.wf[i]
+            ratio = [b / w for b, w in zip(bud, ws, strict=True)]
+            rho = cost / Wtot
+            if min(ratio) >= rho:
+                return Wtot, rho, money, True
+            order = sorted(range(len(bud)), key=ratio.__getitem__)
+            paid = 0
+            denom = Wtot
+            for k in order:
+                rho = (cost - paid) / denom
+                if ratio[k] >= rho:
+                    break
+                paid += bud[k] * ms[k]
+                denom -= ws[k] * ms[k]
+            rho = (cost - paid) / denom
+        return cost / rho, rho, money, False
+
+    def _run(self, per_voter: Number, *, exact: bool, exclude: Sequence[int]) -> _Run:
+        prof = self.prof
+        b0 = Fraction(per_voter) if exact else float(per_voter)
+        budgets = [b0] * len(prof.ballots)
+        skip = set(exclude)
+        ub: dict[int, object] = {i: self.W[i] for i in self.cands if i not in skip}
+        selected: list[int] = []
+        rounds: dict[int, tuple] = {}
+        ties: list[Tie] = []
+        rnd = 0
+        key = prof.tiebreak_key
+        while ub:
+            rnd += 1
+            best: list[int] = []
+            bestE = None
+            best_exact = True
+            vals: dict[int, tuple] = {}
+            for i in sorted(ub, key=lambda i: (-ub[i], key(i))):
+                if bestE is not None:
+                    if exact and ub[i] < bestE:
+                        break
+                    if not exact and ub[i] < bestE * (1 - TOL):
+                        break
+                E, rho, money, is_exact = self._eval(i, budgets, exact)
+                if E is None:
+                    del ub[i]
+                    continue
+                ub[i] = E
+                vals[i] = (E, rho, money)
+                if bestE is None or E > bestE:
+                    if not exact and bestE is not None and E - bestE <= TOL * E:
+                        if not (is_exact and best_exact):
+                            raise _NeedExact
+                    if bestE is not None and (exact or E - bestE > TOL * E):
+                        best = []
+                    if not best or exact or E - bestE > TOL * E:
+                        best = [i]
+                    else:
+                        best.append(i)
+                    bestE = E
+                    best_exact = is_exact
+                elif E == bestE or (not exact and bestE - E <= TOL * bestE):
+                    if not exact and not (is_exact and best_exact and E == bestE):
+                        raise _NeedExact
+                    best.append(i)
+            if not best:
+                break
+            best.sort(key=key)
+            win = best[0]
+            if len(best) > 1:
+                ties.append(Tie(f"mes round {rnd}: equal effective votes",
+                                [prof.ids[i] for i in best], prof.ids[win],
+                                _broken_by(prof, win, best[1])))
+            E, rho, money = vals[win]
+            del ub[win]
+            selected.append(win)
+            rounds[win] = (rnd, rho, E, money)
+            ws = prof.wts[win] if exact else self.wf[win]
+            zero = Fraction(0) if exact else 0.0
+            for j, w in zip(prof.sup[win], ws, strict=True):
+                pay = rho * w
+                bj = budgets[j]
+                budgets[j] = bj - pay if bj > pay else zero
+        return _Run(selected, rounds, budgets, ties)
+
+    def final_state(self, run: _Run, i: int) -> tuple[object, object]:
+        """Supporters' money at the end and the rho the project would need (None if short)."""
+        exact = isinstance(run.budgets[0], Fraction) if run.budgets else True
+        E, rho, money, _ = self._eval(i, run.budgets, exact=True) if exact else self._safe_eval(
+            i, run.budgets)
+        return money, rho
+
+    def _safe_eval(self, i: int, budgets: list) -> tuple:
+        try:
+            return self._eval(i, budgets, exact=False)
+        except _NeedExact:
+            money = sum(map(mul, self.get[i](budgets), self.mult_of[i]))
+            return None, None, money, False
+
+
+def _exhaustive(prof: Profile, selected: set[int], budget: Number) -> bool:
+    spent = sum(prof.cost[i] for i in selected)
+    return all(prof.cost[i] > budget - spent for i in range(len(prof.ids)) if i not in selected)
+
+
+def _utility(prof: Profile, chosen: set[int]) -> list[Number]:
+    """Per distinct ballot: cost of funded approved projects (approval), or funded points."""
+    out = []
+    for items, _n in prof.ballots:
+        if prof.approval:
+            out.append(sum(prof.cost[i] for i, _w in items if i in chosen))
+        else:
+            out.append(sum(w for i, w in items if i in chosen))
+    return out
+
+
+def tally(instance: Instance, rule: str, **options: object) -> Result:
+    """Compute the winners of ``instance`` under ``rule``.
+
+    Rules: ``greedy``, ``greedy-no-skip``, ``mes``, ``mes-add1``, ``mes-add1-greedy``, or a
+    pabulib name (``greedy-threshold``, ``equalshares``, ``equalshares/add1``,
+    ``equalshares/add1-comparison``) or ``auto`` (the file's META ``rule``).
+
+    Options: ``threshold`` (minimum score for greedy; default META
+    ``min_project_score_threshold``, else 0), ``no_skip`` (greedy stops at the first project
+    that does not fit), ``keep_raising`` (add1 keeps raising the per-voter share past the first
+    exhaustive outcome until the next step would overspend), ``comparison`` (after MES, use
+    greedy's outcome instead if more voters prefer it), ``tie_order`` (project ids in the
+    order that settles ties left after cost and votes; default file order).
+    """
+    options = dict(options)
+    if rule == "auto":
+        rule = instance.rule or "greedy"
+    if rule in PABULIB_RULES and rule not in RULES:
+        rule, extra = PABULIB_RULES[rule]
+        for k, v in extra.items():
+            options.setdefault(k, v)
+    elif rule == "equalshares/add1-comparison":
+        options.setdefault("comparison", True)
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    unknown = set(options) - {"threshold", "no_skip", "keep_raising", "comparison", "tie_order"}
+    if unknown:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    prof = Profile(instance, options.get("tie_order"))  # type: ignore[arg-type]
+    budget = prof.budget
+    threshold = options.get("threshold")
+    if threshold is None:
+        threshold = instance.limit("min_project_score_threshold") or 0
+    expl: dict[str, Explanation] = {}
+    ties: list[Tie] = []
+    info: dict = {}
+    if rule in ("greedy", "greedy-no-skip"):
+        no_skip = bool(options.get("no_skip")) or rule == "greedy-no-skip"
+        name = "greedy-no-skip" if no_skip else "greedy"
+        chosen = _greedy(prof, budget=budget, threshold=threshold, no_skip=no_skip,  # type: ignore[arg-type]
+                         explanations=expl, ties=ties)
+        info["threshold"] = threshold
+        ordered = {prof.ids[i]: e for i, e in sorted(
+            ((prof.ids.index(k), v) for k, v in expl.items()), key=lambda x: x[0])}
+        return Result(name, [prof.ids[i] for i in chosen],
+                      sum(prof.cost[i] for i in chosen), budget, ordered, ties, info)
+    return _tally_mes(prof, rule, options, instance)
+
+
+def _tally_mes(prof: Profile, rule: str, options: dict, instance: Instance) -> Result:
+    budget = prof.budget
+    mes = _MES(prof)
+    n = max(prof.n_voters, 1)
+    share = Fraction(budget) / n
+    run = mes.run(share)
+    info: dict = {"per_voter_share": share, "add1_steps": 0}
+    name = rule
+    if rule in ("mes-add1", "mes-add1-greedy"):
+        keep = bool(options.get("keep_raising"))
+        if keep:
+            name += "-keep-raising"
+        supported = set(mes.cands)
+        steps = 0
+        while True:
+            sel = set(run.selected)
+            if not keep and _exhaustive(prof, sel, budget):
+                break
+            if supported <= sel:
+                break
+            nxt = mes.run(share + steps + 1)
+            if sum(prof.cost[i] for i in nxt.selected) > budget:
+                break
+            run = nxt
+            steps += 1
+        info["add1_steps"] = steps
+        info["per_voter_share"] = share + steps
+    chosen = list(run.selected)
+    expl: dict[str, Explanation] = {}
+    for i, pid in enumerate(prof.ids):
+        e = Explanation(pid, prof.cost[i], i in run.rounds, votes=prof.votes[i],
+                        score=prof.score[i], stage="mes")
+        if i in run.rounds:
+            rnd, rho, E, money = run.rounds[i]
+            e.round, e.rho, e.effective_votes, e.supporters_money = rnd, rho, E, money
+            e.reason = f"bought by its supporters in round {rnd}"
+        elif not prof.sup[i]:
+            e.reason = "no supporters"
+        else:
+            money, rho = mes.final_state(run, i)
+            e.supporters_money = money
+            if rho is None:
+                e.shortfall = prof.cost[i] - money if isinstance(money, Fraction | int) \
+                    else float(prof.cost[i]) - money
+                e.reason = "its supporters' money at the end falls short of its cost"
+            else:
+                e.rho = rho
+                e.reason = "affordable at the end only after the budget ran out"
+        expl[pid] = e
+    ties = list(run.ties)
+    if rule == "mes-add1-greedy":
+        spent = sum(prof.cost[i] for i in chosen)
+        gexpl: dict[str, Explanation] = {}
+        extra = _greedy(prof, budget=budget - spent, exclude=chosen, stage="greedy completion",
+                        explanations=gexpl, ties=ties)
+        for i in extra:
+            expl[prof.ids[i]] = gexpl[prof.ids[i]]
+        chosen += extra
+    if options.get("comparison"):
+        name += "-comparison"
+        greedy_chosen = _greedy(prof, budget=budget)
+        u_mes = _utility(prof, set(chosen))
+        u_gr = _utility(prof, set(greedy_chosen))
+        prefer_greedy = sum(m for a, b, m in zip(u_mes, u_gr, prof.mult, strict=True) if b > a)
+        prefer_mes = sum(m for a, b, m in zip(u_mes, u_gr, prof.mult, strict=True) if a > b)
+        info["comparison"] = {"prefer_mes": prefer_mes, "prefer_greedy": prefer_greedy}
+        if prefer_greedy > prefer_mes:
+            chosen = greedy_chosen
+            info["comparison"]["winner"] = "greedy"
+            expl = {}
+            _greedy(prof, budget=budget, explanations=expl, ties=ties)
+            for e in expl.values():
+                e.stage = "comparison: greedy preferred"
+        else:
+            info["comparison"]["winner"] = "mes"
+    return Result(name, [prof.ids[i] for i in chosen], sum(prof.cost[i] for i in chosen),
+                  budget, expl, ties, info)
