@@ -109,6 +109,15 @@ def _economy_step(session: Session, ctx: DemoContext) -> None:
 DEMO_STEPS.append(_economy_step)
 
 
+def _voting_step(session: Session, ctx: DemoContext) -> None:
+    from portal.voting.demo import voting_step
+
+    voting_step(session, ctx)
+
+
+DEMO_STEPS.append(_voting_step)
+
+
 def load_demo(session: Session) -> DemoContext:
     """Run every demo step; the caller commits."""
     ctx = DemoContext()

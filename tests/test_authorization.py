@@ -39,6 +39,17 @@ PUBLIC = {
     "economy.comuna_ics",
     "economy.fairs_today",
     "economy.fairs_week",
+    # Voting needs no account: the census check opens a voter session for one round.
+    "voting.check",
+    "voting.check_account",
+    "voting.declare",
+    "voting.ballot",
+    "voting.confirmation",
+    "voting.leave",
+    "voting.receipt",
+    "voting.results",
+    "voting.results_csv",
+    "voting.results_pb",
 }
 SIGNED_IN = {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"}
 STAFF_A_ENDPOINTS = [
@@ -54,6 +65,10 @@ STAFF_A_ENDPOINTS = [
     "budgeting.review_list",
     "budgeting.review",
     "budgeting.census",
+    "voting.staff_results",
+    "voting.staff_paper",
+    "voting.enter_paper",
+    "voting.import_paper",
 ]
 # Who may open each protected area, by the endpoint's prefix.
 AREAS = {
@@ -131,6 +146,7 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
         "org_id": org.id,
         "fair_id": fair.id,
         "region_slug": "valparaiso",
+        "list_key": "comuna",
     }
     return {"users": users, "values": values}
 

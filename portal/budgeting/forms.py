@@ -53,6 +53,10 @@ DISTRICT_MODE_LABELS = {
         "Each resident votes in their district and in the comuna-wide list"
     ),
 }
+PAPER_CONFLICT_LABELS = {
+    "keep-first": _l("The first ballot counts; the paper ballot is refused"),
+    "paper-replaces": _l("The paper ballot replaces the online ballot"),
+}
 ELIGIBILITY_LABELS = {
     Eligibility.CENSUS.value: _l("Only residents in the census"),
     Eligibility.CENSUS_OR_DECLARED.value: _l(
@@ -171,6 +175,10 @@ class RulesForm(FlaskForm):
         description=_l("Leave empty to use the day voting closes."),
     )
     eligibility = SelectField(_l("Who may vote"), choices=list(ELIGIBILITY_LABELS.items()))
+    paper_conflict = SelectField(
+        _l("A person who voted online brings a paper ballot"),
+        choices=list(PAPER_CONFLICT_LABELS.items()),
+    )
 
 
 class DistrictForm(FlaskForm):

@@ -42,6 +42,7 @@ RULE_FIELDS = [
     "min_age",
     "age_reference_date",
     "eligibility",
+    "paper_conflict",
 ]
 PROPOSAL_FIELDS = [
     "title",

@@ -578,8 +578,9 @@ def enter_paper(slug: str, round_id: int) -> str | Response:
     """Type in one paper ballot: first the voter's RUT, then their choices."""
     round_ = _staff_round(round_id)
     if not paper_open(round_):
-        flash(_("Paper ballots are entered while voting is open and before the count."), "error")
-        return redirect(url_for("voting.staff_paper", slug=slug, round_id=round_id))
+        return render_template(
+            "voting/paper_voter.html", municipality=g.municipality, round=round_, closed=True
+        )
     voter_form = PaperVoterForm()
     voter_form.site.choices = _site_choices(round_)
     if request.method == "GET" and request.args.get("sitio"):
