@@ -1,4 +1,4 @@
-"""Voting: sites, results, random ballot ids, paper conflicts, linked RUTs
+"""Voting: sites, results, random ballot ids, paper conflicts, linked RUTs, proposing organizations
 
 Revision ID: voting_0001
 Revises: economy_0001
@@ -86,6 +86,14 @@ def upgrade():
         batch_op.add_column(sa.Column('results_computed_at', portal.database.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('results_published_at', portal.database.UTCDateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table('proposals', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('organization_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('implementer_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_proposals_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_proposals_implementer_id'), ['implementer_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_proposals_organization_id_economy_organizations'), 'economy_organizations', ['organization_id'], ['id'], ondelete='SET NULL')
+        batch_op.create_foreign_key(batch_op.f('fk_proposals_implementer_id_economy_organizations'), 'economy_organizations', ['implementer_id'], ['id'], ondelete='SET NULL')
+
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rut_hash', sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_users_rut_hash'), ['rut_hash'])
@@ -115,6 +123,14 @@ def downgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_users_rut_hash'), type_='unique')
         batch_op.drop_column('rut_hash')
+
+    with op.batch_alter_table('proposals', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_proposals_implementer_id_economy_organizations'), type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('fk_proposals_organization_id_economy_organizations'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_proposals_implementer_id'))
+        batch_op.drop_index(batch_op.f('ix_proposals_organization_id'))
+        batch_op.drop_column('implementer_id')
+        batch_op.drop_column('organization_id')
 
     with op.batch_alter_table('rounds', schema=None) as batch_op:
         batch_op.drop_column('results_published_at')

@@ -221,8 +221,20 @@ class ProposalForm(FlaskForm):
         validators=[Optional(), NumberRange(min=-110, max=-66)],
         description=_l("Optional, e.g. -71.6127"),
     )
+    organization_id = SelectField(
+        _l("Submitted by"),
+        choices=[],
+        default="",
+        description=_l("An organization you represent in the registry, or yourself."),
+    )
+    implementer_id = SelectField(
+        _l("Organization that would carry it out"),
+        choices=[],
+        default="",
+        description=_l("From the comuna's registry of organizations."),
+    )
     implementing_organization = StringField(
-        _l("Organization that would carry it out"), validators=[Optional(), Length(max=200)]
+        _l("Or name another organization"), validators=[Optional(), Length(max=200)]
     )
     images = MultipleFileField(_l("Images (up to 3: JPEG, PNG or WebP, 5 MB each)"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +21,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+if TYPE_CHECKING:
+    from portal.economy.models import Organization
 
 from portal.accounts.models import User
 from portal.database import Base, TimestampMixin, UTCDateTime, utcnow
@@ -211,6 +215,14 @@ class Proposal(TimestampMixin, Base):
     latitude: Mapped[float | None] = mapped_column()
     longitude: Mapped[float | None] = mapped_column()
     implementing_organization: Mapped[str | None] = mapped_column(String(200))
+    # The registry organization that submits the proposal (its representative is the author),
+    # and the one that would carry it out; the free-text field above names one outside it.
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("economy_organizations.id", ondelete="SET NULL"), index=True
+    )
+    implementer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("economy_organizations.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.SUBMITTED.value)
     review_reason: Mapped[str | None] = mapped_column(Text)
     final_cost: Mapped[int | None] = mapped_column(Integer)
@@ -223,6 +235,8 @@ class Proposal(TimestampMixin, Base):
     district: Mapped[District | None] = relationship(lazy="joined")
     author: Mapped[User | None] = relationship()
     merged_into: Mapped[Proposal | None] = relationship(remote_side=[id])
+    organization: Mapped[Organization | None] = relationship(foreign_keys=[organization_id])
+    implementer: Mapped[Organization | None] = relationship(foreign_keys=[implementer_id])
     images: Mapped[list[ProposalImage]] = relationship(
         back_populates="proposal", order_by="ProposalImage.position", cascade="all, delete-orphan"
     )

@@ -55,6 +55,8 @@ PROPOSAL_FIELDS = [
     "latitude",
     "longitude",
     "implementing_organization",
+    "organization_id",
+    "implementer_id",
 ]
 
 

@@ -230,17 +230,40 @@ def show_proposal(slug: str, proposal_id: int) -> str:
 
 
 def _proposal_form(round_: Round, proposal: Proposal | None = None) -> ProposalForm:
+    from portal.economy.models import Organization
+
     form = ProposalForm(obj=proposal)
     form.theme.choices = [(t, THEME_LABELS[t]) for t in round_.themes if t in THEME_LABELS]
     form.district_id.choices = district_choices(round_, blank=_("The whole comuna"))
+    verified = list(
+        db.session.scalars(
+            select(Organization)
+            .where(
+                Organization.municipality_id == round_.municipality_id,
+                Organization.status == "verified",
+            )
+            .order_by(Organization.name)
+        )
+    )
+    represented = [o for o in verified if o.representative_user_id == current_user.id]
+    form.organization_id.choices = [("", _("Myself, as a resident"))] + [
+        (str(o.id), o.name) for o in represented
+    ]
+    form.implementer_id.choices = [("", _("None, or another one (name it below)"))] + [
+        (str(o.id), o.name) for o in verified
+    ]
     if proposal is not None and not form.is_submitted():
         form.district_id.data = str(proposal.district_id or "")
+    for select_field in (form.organization_id, form.implementer_id):
+        if select_field.data is None:  # WTForms leaves a missing id as None: the empty choice
+            select_field.data = ""
     return form
 
 
 def _proposal_values(form: ProposalForm) -> dict[str, Any]:
     values = {k: getattr(form, k).data for k in PROPOSAL_FIELDS}
-    values["district_id"] = int(values["district_id"]) if values["district_id"] else None
+    for key in ("district_id", "organization_id", "implementer_id"):
+        values[key] = int(values[key]) if values[key] else None
     for key in ("latitude", "longitude"):
         values[key] = float(values[key]) if values[key] is not None else None
     for key in ("address", "implementing_organization"):

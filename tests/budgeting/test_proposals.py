@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from portal.audit.models import AuditEntry
 from portal.budgeting.models import Ballot, Proposal, ProposalImage
@@ -310,3 +311,46 @@ def test_the_ballot_is_fixed_once_a_vote_exists(
     assert "los proyectos de la papeleta ya no pueden cambiar" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Proposal, proposal.id).status == "feasible"
+
+
+def test_an_organization_proposes_through_its_representative(
+    client: Any, open_round: Any, factory: Any, db: Any
+) -> None:
+    from portal.budgeting.models import Proposal
+    from tests.economy.helpers import make_organization
+
+    municipality = open_round.municipality
+    representative = factory.user("presidenta@sindicato.cl", name="Rosa Pérez")
+    union = make_organization(
+        db,
+        municipality,
+        name="Sindicato Feria Libre Avenida Argentina",
+        legal_form="independent_workers_union",
+        representative=representative,
+    )
+    union.status = "verified"
+    cooperative = make_organization(db, municipality, name="Cooperativa de Recicladores")
+    db.session.commit()
+    login(client, "presidenta@sindicato.cl")
+    form_page = client.get(f"/valparaiso/rondas/{open_round.id}/proponer").get_data(as_text=True)
+    assert "Sindicato Feria Libre Avenida Argentina" in form_page
+    response = propose(
+        client, open_round, organization_id=str(union.id), implementer_id=str(cooperative.id)
+    )
+    assert response.status_code == 302
+    proposal = db.session.scalar(select(Proposal))
+    assert proposal.organization_id == union.id and proposal.implementer_id == cooperative.id
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Propuesta por" in page and "Cooperativa de Recicladores" in page
+
+
+def test_nobody_proposes_for_an_organization_they_do_not_represent(
+    resident: Any, open_round: Any, db: Any
+) -> None:
+    from portal.budgeting.models import Proposal
+    from tests.economy.helpers import make_organization
+
+    union = make_organization(db, open_round.municipality, name="Sindicato ajeno")
+    response = propose(resident, open_round, organization_id=str(union.id))
+    assert response.status_code == 200
+    assert db.session.scalar(select(Proposal)) is None
