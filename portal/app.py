@@ -16,6 +16,7 @@ BLUEPRINTS = (
     "portal.staff",
     "portal.budgeting",
     "portal.economy",
+    "portal.programmes",
 )
 
 

@@ -17,8 +17,15 @@ from portal.economy.models import (  # noqa: F401
     FairOneOff,
     FairSchedule,
     FairScheduleException,
-    FundingRule,
     Organization,
     OrganizationLocation,
 )
 from portal.geo.models import Comuna, Municipality, Region  # noqa: F401
+from portal.programmes.models import (  # noqa: F401
+    FundedProject,
+    Milestone,
+    Programme,
+    ProjectFollow,
+    ProjectFunding,
+    ProjectPhoto,
+)
