@@ -148,37 +148,43 @@ def oc4ids(project: FundedProject, url: str) -> dict[str, Any]:
     return data
 
 
+def _cell(value: Any) -> Any:
+    """Keep a spreadsheet from reading text as a formula (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def projects_csv(projects: Iterable[FundedProject], url: Any, today: Any) -> str:
     """Write projects as CSV, one row each, programmes and their amounts in one cell."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for p in projects:
-        writer.writerow(
-            [
-                project_id(p),
-                p.title,
-                p.comuna_cut,
-                p.comuna.name,
-                p.municipality.name,
-                p.year,
-                p.theme,
-                p.status,
-                p.progress,
-                p.budget,
-                p.funded_total,
-                p.spent,
-                "; ".join(f"{f.programme.code}={f.amount}" for f in p.fundings),
-                p.bip_code,
-                p.start_date.isoformat() if p.start_date else "",
-                p.end_date.isoformat() if p.end_date else "",
-                p.organization.name if p.organization else "",
-                (p.organization.rut or "") if p.organization else "",
-                p.address,
-                "" if p.latitude is None else p.latitude,
-                "" if p.longitude is None else p.longitude,
-                len(p.late_milestones(today)),
-                url(p),
-            ]
-        )
+        row = [
+            project_id(p),
+            p.title,
+            p.comuna_cut,
+            p.comuna.name,
+            p.municipality.name,
+            p.year,
+            p.theme,
+            p.status,
+            p.progress,
+            p.budget,
+            p.funded_total,
+            p.spent,
+            "; ".join(f"{f.programme.code}={f.amount}" for f in p.fundings),
+            p.bip_code,
+            p.start_date.isoformat() if p.start_date else "",
+            p.end_date.isoformat() if p.end_date else "",
+            p.organization.name if p.organization else "",
+            (p.organization.rut or "") if p.organization else "",
+            p.address,
+            "" if p.latitude is None else p.latitude,
+            "" if p.longitude is None else p.longitude,
+            len(p.late_milestones(today)),
+            url(p),
+        ]
+        writer.writerow([_cell(value) for value in row])
     return out.getvalue()
