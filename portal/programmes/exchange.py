@@ -63,8 +63,11 @@ def _period(start: Any, end: Any) -> dict[str, str]:
     return period
 
 
-def oc4ids(project: FundedProject, url: str) -> dict[str, Any]:
-    """Describe a project with OC4IDS project fields (budget broken down by funding source)."""
+def oc4ids(project: FundedProject, url: str, *, public: bool = True) -> dict[str, Any]:
+    """Describe a project with OC4IDS project fields (budget broken down by funding source).
+
+    Public output names the implementer only when its registry record is verified.
+    """
     municipality = project.municipality
     authority_id = f"CL-MUN-{municipality.comuna_cut}"
     parties: list[dict[str, Any]] = [
@@ -106,8 +109,8 @@ def oc4ids(project: FundedProject, url: str) -> dict[str, Any]:
                 "sourceParty": {"id": authority_id, "name": municipality.name},
             }
         )
-    if project.organization is not None:
-        org = project.organization
+    org = project.organization
+    if org is not None and (org.is_public or not public):
         org_id = f"CL-RUT-{org.rut}" if org.rut else f"{ID_PREFIX}-ORG-{org.id}"
         parties.append({"id": org_id, "name": org.name, "roles": ["implementer"]})
     location: dict[str, Any] = {

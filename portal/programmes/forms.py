@@ -30,10 +30,13 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.budgeting.forms import MAX_PESOS, THEME_LABELS
-from portal.economy.forms import _coordinate, coordinate
+from portal.budgeting.forms import THEME_LABELS
+from portal.economy.forms import coordinate
 from portal.economy.vocab import FAIR_KINDS, choices
 from portal.programmes.vocab import AGENCY_LABELS, LEVEL_LABELS, STATUS_LABELS
+
+# Programme and project amounts are BIGINT columns: a regional fund passes 2,147 million pesos.
+MAX_PESOS = 10**13
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -41,6 +44,19 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+def _coordinate(field: Any, low: float, high: float) -> None:
+    if not field.data:
+        return
+    try:
+        value = float(str(field.data).replace(",", "."))
+    except ValueError as error:
+        raise ValidationError(_l("Write a number in decimal degrees.")) from error
+    if not low <= value <= high:
+        raise ValidationError(
+            _l("Write a number between %(low)d and %(high)d.", low=low, high=high)
+        )
 
 
 def _end_after_start(start: Any, end: Any) -> None:

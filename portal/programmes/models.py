@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -43,7 +44,7 @@ class Programme(TimestampMixin, Base):
     level: Mapped[str] = mapped_column(String(16))
     # None: the whole country (national programmes).
     region_cut: Mapped[str | None] = mapped_column(ForeignKey("regions.cut"), index=True)
-    yearly_amount: Mapped[int | None] = mapped_column(Integer)
+    yearly_amount: Mapped[int | None] = mapped_column(BigInteger)
     period_start: Mapped[date | None] = mapped_column(Date)
     period_end: Mapped[date | None] = mapped_column(Date)
     # Strategic axes of the regional development strategy (ERD), one per line.
@@ -107,8 +108,9 @@ class FundedProject(TimestampMixin, Base):
     year: Mapped[int] = mapped_column(Integer, index=True)
     status: Mapped[str] = mapped_column(String(16), default="planned", index=True)
     progress: Mapped[int] = mapped_column(Integer, default=0)
-    budget: Mapped[int] = mapped_column(Integer)
-    spent: Mapped[int] = mapped_column(Integer, default=0)
+    # Money in pesos: BIGINT, since regional investments pass the 2,147 million of an INTEGER.
+    budget: Mapped[int] = mapped_column(BigInteger)
+    spent: Mapped[int] = mapped_column(BigInteger, default=0)
     bip_code: Mapped[str] = mapped_column(String(20), default="")
     start_date: Mapped[date | None] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
@@ -186,7 +188,7 @@ class ProjectFunding(Base):
     programme_id: Mapped[int] = mapped_column(
         ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
     )
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
     agreement_ref: Mapped[str] = mapped_column(String(100), default="")
     agreement_date: Mapped[date | None] = mapped_column(Date)
     start_date: Mapped[date | None] = mapped_column(Date)

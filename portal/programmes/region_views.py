@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,7 +15,6 @@ from werkzeug.wrappers import Response
 
 from portal.accounts.auth import admin_required
 from portal.budgeting.forms import THEME_LABELS
-from portal.economy.public_views import _map_settings
 from portal.economy.schedule import local_today
 from portal.economy.services import comunas_of_region
 from portal.extensions import db, login_manager
@@ -60,6 +59,13 @@ def region_viewer_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def _map_settings() -> dict[str, str]:
+    return {
+        "tiles": current_app.config["MAP_TILE_URL"],
+        "attribution": current_app.config["MAP_ATTRIBUTION"],
+    }
 
 
 def _filters(region_cut: str) -> tuple[ProjectFilters, dict[str, str]]:
@@ -168,7 +174,7 @@ def region_export_csv(region: str) -> Response:
 def region_export_json(region: str) -> Response:
     """Download the region's funded projects (as filtered) in OC4IDS project fields."""
     projects, _shown = _region_projects()
-    data = {"projects": [oc4ids(p, project_url(p, external=True)) for p in projects]}
+    data = {"projects": [oc4ids(p, project_url(p, external=True), public=False) for p in projects]}
     return _download(
         json.dumps(data, ensure_ascii=False, indent=2),
         "application/json",

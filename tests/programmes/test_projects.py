@@ -107,9 +107,19 @@ def test_bad_project_input_re_renders_with_messages(
     assert "<script>" not in body.split("<main", 1)[1]
 
 
+def test_amounts_beyond_an_integer_column_are_kept(client: Any, db: Any, staff: Any) -> None:
+    login(client, staff.email)
+    response = post_form(
+        client, "/gestion/valparaiso/proyectos/nuevo", project_data(budget="3500000000")
+    )
+    assert response.status_code == 302
+    assert db.session.scalar(select(FundedProject.budget)) == 3_500_000_000
+
+
 def test_forms_carry_a_csrf_token_and_refuse_without_it(
     client: Any, db: Any, valpo: Any, staff: Any
 ) -> None:
+    make_programme(db)
     project = make_project(db, valpo)
     login(client, staff.email)
     page = client.get(f"/gestion/valparaiso/proyectos/{project.id}").get_data(as_text=True)

@@ -253,7 +253,7 @@ OC4IDS_FIELDS = {"id", "title", "status", "period", "locations", "budget", "part
 
 def check_oc4ids(data: dict[str, Any]) -> None:
     """Check a project against the OC4IDS fields the portal promises."""
-    assert OC4IDS_FIELDS <= set(data)
+    assert set(data) >= OC4IDS_FIELDS
     assert isinstance(data["id"], str) and data["id"]
     assert data["status"] in {
         "identification",
