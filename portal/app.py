@@ -17,6 +17,7 @@ BLUEPRINTS = (
     "portal.budgeting",
     "portal.economy",
     "portal.voting",
+    "portal.programmes",
 )
 
 

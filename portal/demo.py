@@ -118,6 +118,15 @@ def _voting_step(session: Session, ctx: DemoContext) -> None:
 DEMO_STEPS.append(_voting_step)
 
 
+def _programmes_step(session: Session, ctx: DemoContext) -> None:
+    from portal.programmes.demo import programmes_step
+
+    programmes_step(session, ctx)
+
+
+DEMO_STEPS.append(_programmes_step)
+
+
 def load_demo(session: Session) -> DemoContext:
     """Run every demo step; the caller commits."""
     ctx = DemoContext()

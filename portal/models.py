@@ -17,9 +17,16 @@ from portal.economy.models import (  # noqa: F401
     FairOneOff,
     FairSchedule,
     FairScheduleException,
-    FundingRule,
     Organization,
     OrganizationLocation,
 )
 from portal.geo.models import Comuna, Municipality, Region  # noqa: F401
 from portal.voting.models import ListResult, ResultLine, VotingSite  # noqa: F401
+from portal.programmes.models import (  # noqa: F401
+    FundedProject,
+    Milestone,
+    Programme,
+    ProjectFollow,
+    ProjectFunding,
+    ProjectPhoto,
+)

@@ -50,6 +50,12 @@ PUBLIC = {
     "voting.results",
     "voting.results_csv",
     "voting.results_pb",
+    "programmes.list_programmes",
+    "programmes.show_programme",
+    "programmes.list_projects",
+    "programmes.show_project",
+    "programmes.project_json",
+    "programmes.project_photo",
 }
 SIGNED_IN = {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"}
 STAFF_A_ENDPOINTS = [
@@ -83,6 +89,11 @@ AREAS = {
     "budgeting.edit_proposal_view": {"resident"},  # its author only
     **{endpoint: {"staff_a"} for endpoint in STAFF_A_ENDPOINTS},
     "economy.staff_": {"staff_a"},
+    "programmes.staff_": {"staff_a"},
+    "programmes.region_": {"regional_a", "admin"},
+    "programmes.admin_": {"admin"},
+    "programmes.follow_project": SIGNED_IN,
+    "programmes.my_projects": SIGNED_IN,
 }
 ROLES = ["anonymous", "resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"]
 
@@ -129,6 +140,10 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
 
     org = make_organization(db, a, name="Cooperativa de Pescadores Artesanales Caleta Portales")
     fair = make_fair(db, a, organizers=[org])
+    from tests.programmes.helpers import make_programme, make_project
+
+    programme = make_programme(db, region="05", code="fndr-05-test")
+    project = make_project(db, a, programmes=[(programme, 1_000_000)])
     membership = users["staff_a"].memberships[0]
     round_ = factory.round(a, phase="proposals")
     district = factory.district(round_, "Cerro Alegre", 1_000_000)
@@ -147,6 +162,11 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
         "fair_id": fair.id,
         "region_slug": "valparaiso",
         "list_key": "comuna",
+        "programme_id": programme.id,
+        "project_id": project.id,
+        "funding_id": project.fundings[0].id,
+        "milestone_id": project.milestones[0].id,
+        "photo_id": 1,
     }
     return {"users": users, "values": values}
 

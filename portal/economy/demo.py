@@ -15,7 +15,6 @@ from portal.economy.services import (
     clean_rut,
     create_fair,
     create_organization,
-    ensure_default_rules,
     register_organization,
 )
 
@@ -276,7 +275,6 @@ FAIRS: dict[str, list[tuple[Any, ...]]] = {
 
 def economy_step(session: Session, ctx: Any) -> None:
     """Add realistic organizations and fairs (safe to run again: existing names are kept)."""
-    ensure_default_rules(session)
     for slug, rows in ORGANIZATIONS.items():
         municipality = ctx.municipalities[slug]
         for name, rut, form, sector, products, qualifiers, address, lat, lon, total, women in rows:

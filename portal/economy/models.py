@@ -1,4 +1,4 @@
-"""SSE organizations, their locations and representatives; fairs, schedules and programme rules."""
+"""SSE organizations, their locations and representatives; fairs and their schedules."""
 
 from __future__ import annotations
 
@@ -247,24 +247,3 @@ class FairOneOff(Base):
     closes_at: Mapped[time] = mapped_column(Time)
 
     fair: Mapped[Fair] = relationship(back_populates="one_offs")
-
-
-class FundingRule(Base):
-    """What a programme asks of a fair (kept here until the programmes feature owns it)."""
-
-    __tablename__ = "programme_rules"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(60), unique=True)
-    programme: Mapped[str] = mapped_column(String(200))
-    agency: Mapped[str] = mapped_column(String(120))
-    min_stalls: Mapped[int | None] = mapped_column(Integer)
-    requires_legal_organization: Mapped[bool] = mapped_column(Boolean, default=False)
-    kinds: Mapped[str] = mapped_column(String(200), default="")  # fair kinds allowed; empty: any
-    url: Mapped[str] = mapped_column(String(300), default="")
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-
-    @property
-    def kind_list(self) -> list[str]:
-        """Return the fair kinds the rule allows (empty: any)."""
-        return [k for k in self.kinds.split(",") if k]

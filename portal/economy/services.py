@@ -1,4 +1,4 @@
-"""Registry writes and queries: organizations, fairs, schedules, duplicates, eligibility."""
+"""Registry writes and queries: organizations, fairs, schedules, duplicates."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from portal.economy.models import (
     FairOneOff,
     FairSchedule,
     FairScheduleException,
-    FundingRule,
     Organization,
     OrganizationLocation,
 )
@@ -796,60 +795,7 @@ def fair_map_points(fairs: Iterable[Fair], url: Any) -> list[dict[str, Any]]:
     ]
 
 
-# --- programme eligibility --------------------------------------------------------------------
-
-DEFAULT_RULES = [
-    {
-        "code": "sercotec-ferias-libres",
-        "programme": "Fondo de Desarrollo de Ferias Libres",
-        "agency": "SERCOTEC",
-        "min_stalls": 15,
-        "requires_legal_organization": True,
-        "kinds": "feria_libre",
-        "url": "https://www.sercotec.cl/",
-    },
-]
-
-
-def ensure_default_rules(session: Session) -> None:
-    """Add the programme rules the portal ships with, when missing (safe to run again)."""
-    existing = set(session.scalars(select(FundingRule.code)))
-    for data in DEFAULT_RULES:
-        if data["code"] not in existing:
-            session.add(FundingRule(**data))
-    session.flush()
-
-
-@dataclass
-class Eligibility:
-    """Whether a fair could apply to a programme, and what it lacks."""
-
-    rule: FundingRule
-    missing: list[tuple[str, dict[str, Any]]]
-
-    @property
-    def eligible(self) -> bool:
-        """Tell whether nothing is missing."""
-        return not self.missing
-
-
-def eligibility(session: Session, fair: Fair) -> list[Eligibility]:
-    """Check a fair against every active programme rule."""
-    results = []
-    for rule in session.scalars(
-        select(FundingRule).where(FundingRule.active.is_(True)).order_by(FundingRule.programme)
-    ):
-        missing: list[tuple[str, dict[str, Any]]] = []
-        if rule.kind_list and fair.kind not in rule.kind_list:
-            missing.append(("kind", {"kinds": rule.kind_list}))
-        if rule.min_stalls is not None and (fair.stalls or 0) < rule.min_stalls:
-            missing.append(("stalls", {"min": rule.min_stalls, "has": fair.stalls or 0}))
-        if rule.requires_legal_organization and not any(
-            o.status == "verified" and o.is_legal_entity for o in fair.organizers
-        ):
-            missing.append(("legal-organization", {}))
-        results.append(Eligibility(rule, missing))
-    return results
+# --- vocabulary and geography ---------------------------------------------------------------
 
 
 def legal_form_is_formal(legal_form: str) -> bool:

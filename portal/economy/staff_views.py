@@ -31,7 +31,6 @@ from portal.economy.services import (
     create_organization,
     directory_query,
     duplicate_suggestions,
-    eligibility,
     format_one_offs,
     merge_organizations,
     next_dates,
@@ -46,6 +45,7 @@ from portal.economy.services import (
 from portal.economy.vocab import FAIR_KINDS, STATUSES
 from portal.extensions import db
 from portal.pagination import paginate
+from portal.programmes.services import fair_eligibility
 
 
 def _organization(org_id: int) -> Organization:
@@ -516,7 +516,7 @@ def staff_edit_fair(slug: str, fair_id: int) -> str | Response:
         municipality=g.municipality,
         form=form,
         fair=fair,
-        eligibility=eligibility(db.session, fair),
+        eligibility=fair_eligibility(db.session, fair),
         upcoming=next_dates(fair, count=5),
         confirm=ConfirmForm(),
         public_url=fair_url(fair),

@@ -13,7 +13,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from portal.economy.models import Fair
-from portal.economy.services import ensure_default_rules
+from portal.programmes.services import ensure_default_programmes
 from tests.conftest import login, post_form
 from tests.economy.helpers import make_fair, make_organization
 
@@ -40,7 +40,7 @@ def always_open(db: Any, municipality: Any, name: str, **kw: Any) -> Any:
 def test_staff_create_a_fair_with_schedule_exceptions_and_one_offs(
     client: Any, db: Any, valpo: Any, staff: Any
 ) -> None:
-    ensure_default_rules(
+    ensure_default_programmes(
         db.session
     )  # seeded by the migration; PostgreSQL runs empty the table between tests
     union = make_organization(
@@ -88,7 +88,7 @@ def test_staff_create_a_fair_with_schedule_exceptions_and_one_offs(
 
 
 def test_eligibility_says_what_is_missing(client: Any, db: Any, valpo: Any, staff: Any) -> None:
-    ensure_default_rules(db.session)
+    ensure_default_programmes(db.session)
     db.session.commit()
     group = make_organization(db, valpo, name="Grupo Informal Persa", legal_form="informal_group")
     fair = make_fair(db, valpo, name="Persa Chico", stalls=10, organizers=[group])
