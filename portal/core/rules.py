@@ -189,10 +189,9 @@ def _greedy(
     for rank, i in enumerate(cand, 1):
         e = Explanation(prof.ids[i], prof.cost[i], False, score=prof.score[i],
                         votes=prof.votes[i], rank=rank, budget_left=left, stage=stage)
-        if prof.score[i] < threshold or (threshold == 0 and prof.score[i] == 0 and stage != "greedy"):
+        if prof.score[i] < threshold:
             e.reason = (f"score {format_number(prof.score[i])} below the threshold "
-                        f"{format_number(threshold)}" if prof.score[i] < threshold
-                        else "no support")
+                        f"{format_number(threshold)}")
         elif stopped:
             e.reason = "not considered: greedy without skipping stopped earlier"
         elif prof.cost[i] <= left:
@@ -270,10 +269,12 @@ class _MES:
             return self._run(per_voter, exact=True, exclude=exclude)
 
     def _eval(self, i: int, budgets: list, exact: bool) -> tuple[object, object, object, bool]:
-        """Return (effective votes E, rho, money of supporters, E is exact) or E None when the
-        supporters cannot afford it. E = cost / rho; rho per supporter (approval) or per point."""
+        """Return (K, rho, money of supporters, K is exact), K None when the supporters cannot
+        afford it. rho is the price per supporter (approval) or per point; the project bought
+        is the one with the largest K: cost / rho for approval (cost utilities: effective
+        votes), 1 / rho for cardinal ballots (the lowest price per point)."""
         prof = self.prof
-        cost = prof.cost[i] if exact else float(prof.cost[i])
+        cost = Fraction(prof.cost[i]) if exact else float(prof.cost[i])
         bud = self.get[i](budgets)
         ms = self.mult_of[i]
         money = sum(map(mul, bud, ms))
@@ -285,10 +286,10 @@ class _MES:
         if self.unit:
             rho = cost / Wtot
             low = min(bud)
-            if low >= rho:
-                if not exact and low - rho <= TOL * rho:
-                    pass  # value is continuous in this boundary; no decision depends on it
-                return Wtot, rho, money, True
+            if low >= rho:  # nobody is short: everyone pays cost / W
+                if prof.approval:
+                    return Wtot, rho, money, True
+                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
             order = sorted(range(len(bud)), key=bud.__getitem__)
             paid = 0
             denom = Wtot
@@ -305,7 +306,7 @@ class _MES:
             ratio = [b / w for b, w in zip(bud, ws, strict=True)]
             rho = cost / Wtot
             if min(ratio) >= rho:
-                return Wtot, rho, money, True
+                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
             order = sorted(range(len(bud)), key=ratio.__getitem__)
             paid = 0
             denom = Wtot
@@ -316,14 +317,17 @@ class _MES:
                 paid += bud[k] * ms[k]
                 denom -= ws[k] * ms[k]
             rho = (cost - paid) / denom
-        return cost / rho, rho, money, False
+        return (cost / rho if prof.approval else 1 / rho), rho, money, False
 
     def _run(self, per_voter: Number, *, exact: bool, exclude: Sequence[int]) -> _Run:
         prof = self.prof
         b0 = Fraction(per_voter) if exact else float(per_voter)
         budgets = [b0] * len(prof.ballots)
         skip = set(exclude)
-        ub: dict[int, object] = {i: self.W[i] for i in self.cands if i not in skip}
+        ub: dict[int, object] = {
+            i: self.W[i] if prof.approval else Fraction(self.W[i]) / prof.cost[i]
+            for i in self.cands if i not in skip
+        }
         selected: list[int] = []
         rounds: dict[int, tuple] = {}
         ties: list[Tie] = []
@@ -371,10 +375,10 @@ class _MES:
                 ties.append(Tie(f"mes round {rnd}: equal effective votes",
                                 [prof.ids[i] for i in best], prof.ids[win],
                                 _broken_by(prof, win, best[1])))
-            E, rho, money = vals[win]
+            _K, rho, money = vals[win]
             del ub[win]
             selected.append(win)
-            rounds[win] = (rnd, rho, E, money)
+            rounds[win] = (rnd, rho, prof.cost[win] / rho, money)
             ws = prof.wts[win] if exact else self.wf[win]
             zero = Fraction(0) if exact else 0.0
             for j, w in zip(prof.sup[win], ws, strict=True):
