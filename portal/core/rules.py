@@ -138,22 +138,45 @@ class Profile:
                 ballots[key] = ballots.get(key, 0) + b.count
             self.ballots = list(ballots.items())
         m = len(self.ids)
-        self.sup: list[list[int]] = [[] for _ in range(m)]
-        self.wts: list[list[Number]] = [[] for _ in range(m)]
-        for j, (items, _n) in enumerate(self.ballots):
-            for i, w in items:
-                self.sup[i].append(j)
-                self.wts[i].append(w)
         self.mult = [n for _, n in self.ballots]
-        self.votes = [sum(self.mult[j] for j in s) for s in self.sup]
-        self.score = [
-            sum(w * self.mult[j] for j, w in zip(s, ws, strict=True))
-            for s, ws in zip(self.sup, self.wts, strict=True)
-        ]
+        votes = [0] * m
+        score: list[Number] = [0] * m
+        for items, n in self.ballots:
+            for i, w in items:
+                votes[i] += n
+                score[i] += w * n
+        self.votes = votes
+        self.score = score
+        self._sup: list[list[int]] | None = None
+        self._wts: list[list[Number]] | None = None
         order = list(tie_order) if tie_order else []
         pos = {p: k for k, p in enumerate(order)}
         # position in the caller's order, then file order for projects it does not name
         self.order = [pos.get(p, len(order) + i) for i, p in enumerate(self.ids)]
+
+    def _supporters(self) -> None:
+        m = len(self.ids)
+        sup: list[list[int]] = [[] for _ in range(m)]
+        wts: list[list[Number]] = [[] for _ in range(m)]
+        for j, (items, _n) in enumerate(self.ballots):
+            for i, w in items:
+                sup[i].append(j)
+                wts[i].append(w)
+        self._sup, self._wts = sup, wts
+
+    @property
+    def sup(self) -> list[list[int]]:
+        """Per project, the indices of the distinct ballots that support it."""
+        if self._sup is None:
+            self._supporters()
+        return self._sup  # type: ignore[return-value]
+
+    @property
+    def wts(self) -> list[list[Number]]:
+        """Per project, the weights of those ballots, aligned with ``sup``."""
+        if self._wts is None:
+            self._supporters()
+        return self._wts  # type: ignore[return-value]
 
     def tiebreak_key(self, i: int) -> tuple:
         return (self.cost[i], -self.votes[i], self.order[i])
