@@ -59,8 +59,13 @@ print(json.dumps({"time": dt, "peak": peak, "n": len(out),
 
 def run(code: str, path: Path, rule: str, cap: float | None) -> dict:
     try:
-        out = subprocess.run([sys.executable, "-c", code, str(path), rule], capture_output=True,
-                             text=True, timeout=cap, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path), rule],
+            capture_output=True,
+            text=True,
+            timeout=cap,
+            cwd=ROOT,
+        )
     except subprocess.TimeoutExpired:
         return {"skipped": True}
     if out.returncode != 0:
@@ -86,17 +91,23 @@ def main() -> None:
     ap.add_argument("--rules", default=",".join(RULES))
     args = ap.parse_args()
     rules = args.rules.split(",")
-    print(f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}; pabutools cap {args.cap:g} s per run")
-    print("| file | rule | ours: time, peak memory (projects / cost) | pabutools (cap "
-          f"{args.cap:g} s) |")
+    print(
+        f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}; pabutools cap {args.cap:g} s per run"
+    )
+    print(
+        "| file | rule | ours: time, peak memory (projects / cost) | pabutools (cap "
+        f"{args.cap:g} s) |"
+    )
     print("|---|---|---|---|")
     for path in sorted(DATA.glob(args.files)):
         for rule in rules:
             ours = None if args.only == "pabutools" else run(OURS, path, rule, None)
             theirs = None if args.only == "ours" else run(PABUTOOLS, path, rule, args.cap)
-            print(f"| {path.name} | {rule} | {cell(ours, None)} | {cell(theirs, args.cap)} |",
-                  flush=True)
+            print(
+                f"| {path.name} | {rule} | {cell(ours, None)} | {cell(theirs, args.cap)} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

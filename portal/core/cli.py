@@ -44,22 +44,48 @@ def check_cmd(file: str) -> None:
 
 @pb.command("tally")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--rule", "rule", default="auto", show_default=True,
-              help=f"{', '.join(RULES)}, a pabulib name ({', '.join(PABULIB_RULES)}) or auto "
-                   "(the file's META rule).")
+@click.option(
+    "--rule",
+    "rule",
+    default="auto",
+    show_default=True,
+    help=f"{', '.join(RULES)}, a pabulib name ({', '.join(PABULIB_RULES)}) or auto "
+    "(the file's META rule).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--threshold", type=str, default=None,
-              help="Minimum score for greedy (default: META min_project_score_threshold).")
-@click.option("--no-skip", is_flag=True, help="Greedy stops at the first project that does not fit.")
-@click.option("--keep-raising", is_flag=True,
-              help="add1 keeps raising the per-voter share past the first exhaustive outcome "
-                   "until the next step would overspend (reproduces Wieliczka 2023).")
-@click.option("--comparison", is_flag=True,
-              help="After MES, use greedy's outcome if more voters prefer it.")
-@click.option("--tie-order", default=None,
-              help="Comma-separated project ids settling ties left after cost and votes.")
-def tally_cmd(file: str, rule: str, as_json: bool, threshold: str | None, no_skip: bool,
-              keep_raising: bool, comparison: bool, tie_order: str | None) -> None:
+@click.option(
+    "--threshold",
+    type=str,
+    default=None,
+    help="Minimum score for greedy (default: META min_project_score_threshold).",
+)
+@click.option(
+    "--no-skip", is_flag=True, help="Greedy stops at the first project that does not fit."
+)
+@click.option(
+    "--keep-raising",
+    is_flag=True,
+    help="add1 keeps raising the per-voter share past the first exhaustive outcome "
+    "until the next step would overspend (reproduces Wieliczka 2023).",
+)
+@click.option(
+    "--comparison", is_flag=True, help="After MES, use greedy's outcome if more voters prefer it."
+)
+@click.option(
+    "--tie-order",
+    default=None,
+    help="Comma-separated project ids settling ties left after cost and votes.",
+)
+def tally_cmd(
+    file: str,
+    rule: str,
+    as_json: bool,
+    threshold: str | None,
+    no_skip: bool,
+    keep_raising: bool,
+    comparison: bool,
+    tie_order: str | None,
+) -> None:
     """Compute the winners of FILE under a rule."""
     from portal.core.model import to_number
 
@@ -86,12 +112,13 @@ def tally_cmd(file: str, rule: str, as_json: bool, threshold: str | None, no_ski
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
-    click.echo(f"rule: {result.rule}   budget: {format_number(result.budget)}   "
-               f"spent: {format_number(result.total_cost)}   funded: {len(result.selected)}")
+    click.echo(
+        f"rule: {result.rule}   budget: {format_number(result.budget)}   "
+        f"spent: {format_number(result.total_cost)}   funded: {len(result.selected)}"
+    )
     for k, pid in enumerate(result.selected, 1):
         p = inst.projects[pid]
         click.echo(f"{k:3d}. {pid:>10}  {format_number(p.cost):>12}  {p.name[:60]}")
     for t in result.ties:
         flag = "  (UNRESOLVED: decided by tie order)" if t.broken_by == "order" else ""
-        click.echo(f"tie at {t.step}: {', '.join(t.projects)} -> {t.chosen} "
-                   f"by {t.broken_by}{flag}")
+        click.echo(f"tie at {t.step}: {', '.join(t.projects)} -> {t.chosen} by {t.broken_by}{flag}")

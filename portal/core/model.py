@@ -266,7 +266,9 @@ def make_instance(
         voter_columns = _union(v.extra for v in vlist)
     return Instance(
         meta=full,
-        projects={p.id: Project(str(p.id), to_number(p.cost), p.name, dict(p.extra)) for p in plist},
+        projects={
+            p.id: Project(str(p.id), to_number(p.cost), p.name, dict(p.extra)) for p in plist
+        },
         voters=vlist,
         project_columns=[c for c in project_columns if c not in {"project_id", "cost", "name"}],
         voter_columns=[c for c in voter_columns if c not in {"voter_id", "vote", "points"}],

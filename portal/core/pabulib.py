@@ -125,8 +125,12 @@ def check_text(data: bytes | str) -> tuple[Instance | None, list[Problem]]:
                 voter_columns = [c for c in header if c not in {"voter_id", "vote", "points"}]
             continue
         if len(row) != len(header):
-            add(Problem(line, f"{len(row)} fields where the header (line {header_line}) has "
-                              f"{len(header)}"))
+            add(
+                Problem(
+                    line,
+                    f"{len(row)} fields where the header (line {header_line}) has {len(header)}",
+                )
+            )
             if len(row) < len(header):
                 row = row + [""] * (len(header) - len(row))
             else:
@@ -144,8 +148,11 @@ def check_text(data: bytes | str) -> tuple[Instance | None, list[Problem]]:
                 add(Problem(line, "project without project_id"))
                 continue
             if pid in projects:
-                add(Problem(line, f"duplicate project_id {pid!r} (first on line "
-                                  f"{project_lines[pid]})"))
+                add(
+                    Problem(
+                        line, f"duplicate project_id {pid!r} (first on line {project_lines[pid]})"
+                    )
+                )
                 continue
             cost_text = rec.get("cost", "")
             try:
@@ -161,8 +168,13 @@ def check_text(data: bytes | str) -> tuple[Instance | None, list[Problem]]:
             project_lines[pid] = line
         else:  # VOTES
             if vcols is None or vcols[0] is not header:
-                vcols = (header, _index(header, "voter_id"), _index(header, "vote"),
-                         _index(header, "points"), [header.index(c) for c in voter_columns])
+                vcols = (
+                    header,
+                    _index(header, "voter_id"),
+                    _index(header, "vote"),
+                    _index(header, "points"),
+                    [header.index(c) for c in voter_columns],
+                )
             _h, iv, ivote, ipts, iextra = vcols
             vid = row[iv].strip() if iv is not None else ""
             if vid in voter_ids:
@@ -206,8 +218,11 @@ def _index(header: list[str], name: str) -> int | None:
 
 
 def _check_header(section: str, header: list[str], line: int, add) -> None:  # noqa: ANN001
-    needed = {"META": ("key", "value"), "PROJECTS": ("project_id", "cost"),
-              "VOTES": ("voter_id", "vote")}[section]
+    needed = {
+        "META": ("key", "value"),
+        "PROJECTS": ("project_id", "cost"),
+        "VOTES": ("voter_id", "vote"),
+    }[section]
     if section == "META":
         if header[:2] != ["key", "value"]:
             add(Problem(line, f"META header must be 'key;value', found {';'.join(header)!r}"))
@@ -234,8 +249,13 @@ def _check_meta(inst: Instance, lines: dict[str, int], meta_line: int | None, ad
         try:
             inst.vote_type  # noqa: B018
         except ValueError:
-            add(Problem(lines["vote_type"], f"unknown vote_type {inst.meta['vote_type']!r} "
-                                            f"(approval, cumulative, ordinal, scoring, choose-1)"))
+            add(
+                Problem(
+                    lines["vote_type"],
+                    f"unknown vote_type {inst.meta['vote_type']!r} "
+                    f"(approval, cumulative, ordinal, scoring, choose-1)",
+                )
+            )
             ok = False
     if "budget" in inst.meta:
         try:
@@ -301,11 +321,21 @@ def _check_votes(inst: Instance, voter_lines: list[int], add) -> None:  # noqa: 
         if lim["min_sum_cost"] or lim["max_sum_cost"] is not None:
             total = sum(cost.get(p, 0) for p in set(vote))
             if lim["max_sum_cost"] is not None and total > lim["max_sum_cost"]:
-                add(Problem(line, f"voter {v.id}: projects cost {format_number(total)}, more than "
-                                  f"max_sum_cost {format_number(lim['max_sum_cost'])}"))
+                add(
+                    Problem(
+                        line,
+                        f"voter {v.id}: projects cost {format_number(total)}, more than "
+                        f"max_sum_cost {format_number(lim['max_sum_cost'])}",
+                    )
+                )
             if lim["min_sum_cost"] and total < lim["min_sum_cost"]:
-                add(Problem(line, f"voter {v.id}: projects cost {format_number(total)}, less than "
-                                  f"min_sum_cost {format_number(lim['min_sum_cost'])}"))
+                add(
+                    Problem(
+                        line,
+                        f"voter {v.id}: projects cost {format_number(total)}, less than "
+                        f"min_sum_cost {format_number(lim['min_sum_cost'])}",
+                    )
+                )
         if needs_points and v.points is None:
             add(Problem(line, f"voter {v.id}: {vt} ballots need a points column"))
             continue
@@ -318,20 +348,40 @@ def _check_votes(inst: Instance, voter_lines: list[int], add) -> None:  # noqa: 
             continue  # the points of an ordinal file are informative; the rank decides
         for p, pts in zip(vote, v.points, strict=True):
             if lim["min_points"] is not None and pts < lim["min_points"]:
-                add(Problem(line, f"voter {v.id}: {format_number(pts)} points for {p}, fewer "
-                                  f"than min_points {format_number(lim['min_points'])}"))
+                add(
+                    Problem(
+                        line,
+                        f"voter {v.id}: {format_number(pts)} points for {p}, fewer "
+                        f"than min_points {format_number(lim['min_points'])}",
+                    )
+                )
             if lim["max_points"] is not None and pts > lim["max_points"]:
-                add(Problem(line, f"voter {v.id}: {format_number(pts)} points for {p}, more "
-                                  f"than max_points {format_number(lim['max_points'])}"))
+                add(
+                    Problem(
+                        line,
+                        f"voter {v.id}: {format_number(pts)} points for {p}, more "
+                        f"than max_points {format_number(lim['max_points'])}",
+                    )
+                )
             if pts < 0:
                 add(Problem(line, f"voter {v.id}: negative points for {p}"))
         total_pts = sum(v.points)
         if lim["max_sum_points"] is not None and total_pts > lim["max_sum_points"]:
-            add(Problem(line, f"voter {v.id}: {format_number(total_pts)} points in all, more "
-                              f"than max_sum_points {format_number(lim['max_sum_points'])}"))
+            add(
+                Problem(
+                    line,
+                    f"voter {v.id}: {format_number(total_pts)} points in all, more "
+                    f"than max_sum_points {format_number(lim['max_sum_points'])}",
+                )
+            )
         if lim["min_sum_points"] and total_pts < lim["min_sum_points"]:
-            add(Problem(line, f"voter {v.id}: {format_number(total_pts)} points in all, fewer "
-                              f"than min_sum_points {format_number(lim['min_sum_points'])}"))
+            add(
+                Problem(
+                    line,
+                    f"voter {v.id}: {format_number(total_pts)} points in all, fewer "
+                    f"than min_sum_points {format_number(lim['min_sum_points'])}",
+                )
+            )
 
 
 def check_pb(path: str | os.PathLike[str]) -> tuple[Instance | None, list[Problem]]:
@@ -358,8 +408,9 @@ def dumps(instance: Instance) -> str:
     """The instance as ``.pb`` text (LF line endings, minimal CSV quoting). ``num_projects``
     and ``num_votes`` are written from the data."""
     out = io.StringIO()
-    w = csv.writer(out, delimiter=";", quotechar='"', lineterminator="\n",
-                   quoting=csv.QUOTE_MINIMAL)
+    w = csv.writer(
+        out, delimiter=";", quotechar='"', lineterminator="\n", quoting=csv.QUOTE_MINIMAL
+    )
     meta = dict(instance.meta)
     meta["num_projects"] = str(len(instance.projects))
     meta["num_votes"] = str(len(instance.voters))
@@ -370,22 +421,20 @@ def dumps(instance: Instance) -> str:
     out.write("PROJECTS\n")
     pcols = list(instance.project_columns)
     has_name = any(p.name for p in instance.projects.values()) or "name" in pcols
-    head = ["project_id", "cost"] + (["name"] if has_name else []) + [
-        c for c in pcols if c != "name"
-    ]
+    head = (
+        ["project_id", "cost"] + (["name"] if has_name else []) + [c for c in pcols if c != "name"]
+    )
     w.writerow(head)
     for p in instance.projects.values():
         row = [p.id, format_number(p.cost)] + ([p.name] if has_name else [])
-        row += [p.extra.get(c, "") for c in head[len(row):]]
+        row += [p.extra.get(c, "") for c in head[len(row) :]]
         w.writerow(row)
     out.write("VOTES\n")
     has_points = any(v.points is not None for v in instance.voters) or instance.vote_type in (
         VoteType.CUMULATIVE,
         VoteType.SCORING,
     )
-    vhead = ["voter_id", "vote"] + (["points"] if has_points else []) + list(
-        instance.voter_columns
-    )
+    vhead = ["voter_id", "vote"] + (["points"] if has_points else []) + list(instance.voter_columns)
     w.writerow(vhead)
     for v in instance.voters:
         row = [v.id, ",".join(v.vote)]

@@ -210,11 +210,21 @@ def _greedy(
     chosen: list[int] = []
     stopped = False
     for rank, i in enumerate(cand, 1):
-        e = Explanation(prof.ids[i], prof.cost[i], False, score=prof.score[i],
-                        votes=prof.votes[i], rank=rank, budget_left=left, stage=stage)
+        e = Explanation(
+            prof.ids[i],
+            prof.cost[i],
+            False,
+            score=prof.score[i],
+            votes=prof.votes[i],
+            rank=rank,
+            budget_left=left,
+            stage=stage,
+        )
         if prof.score[i] < threshold:
-            e.reason = (f"score {format_number(prof.score[i])} below the threshold "
-                        f"{format_number(threshold)}")
+            e.reason = (
+                f"score {format_number(prof.score[i])} below the threshold "
+                f"{format_number(threshold)}"
+            )
         elif stopped:
             e.reason = "not considered: greedy without skipping stopped earlier"
         elif prof.cost[i] <= left:
@@ -243,8 +253,14 @@ def _greedy(
                         broken = _broken_by(prof, first, other)
                         if broken == "order":
                             break
-                ties.append(Tie(f"{stage}: equal score {format_number(sc)}",
-                                [prof.ids[i] for i in group], prof.ids[first], broken))
+                ties.append(
+                    Tie(
+                        f"{stage}: equal score {format_number(sc)}",
+                        [prof.ids[i] for i in group],
+                        prof.ids[first],
+                        broken,
+                    )
+                )
     return chosen
 
 
@@ -281,8 +297,10 @@ class _MES:
         self.mult_of = [tuple(prof.mult[j] for j in s) for s in prof.sup]
         self.unit = prof.approval or all(w == 1 for ws in prof.wts for w in ws)
         self.wf = [tuple(float(w) for w in ws) for ws in prof.wts]
-        self.W = [sum(w * prof.mult[j] for j, w in zip(s, ws, strict=True))
-                  for s, ws in zip(prof.sup, prof.wts, strict=True)]
+        self.W = [
+            sum(w * prof.mult[j] for j, w in zip(s, ws, strict=True))
+            for s, ws in zip(prof.sup, prof.wts, strict=True)
+        ]
         self.cands = [i for i in range(m) if prof.sup[i] and self.W[i] > 0 and prof.cost[i] > 0]
 
     def run(self, per_voter: Number, exclude: Sequence[int] = ()) -> _Run:
@@ -349,7 +367,8 @@ class _MES:
         skip = set(exclude)
         ub: dict[int, object] = {
             i: self.W[i] if prof.approval else Fraction(self.W[i]) / prof.cost[i]
-            for i in self.cands if i not in skip
+            for i in self.cands
+            if i not in skip
         }
         selected: list[int] = []
         rounds: dict[int, tuple] = {}
@@ -374,10 +393,14 @@ class _MES:
                     continue
                 ub[i] = E
                 vals[i] = (E, rho, money)
-                if bestE is None or E > bestE:
-                    if not exact and bestE is not None and E - bestE <= TOL * E:
-                        if not (is_exact and best_exact):
-                            raise _NeedExact
+                if bestE is None or bestE < E:
+                    if (
+                        not exact
+                        and bestE is not None
+                        and E - bestE <= TOL * E
+                        and not (is_exact and best_exact)
+                    ):
+                        raise _NeedExact
                     if bestE is not None and (exact or E - bestE > TOL * E):
                         best = []
                     if not best or exact or E - bestE > TOL * E:
@@ -386,8 +409,8 @@ class _MES:
                         best.append(i)
                     bestE = E
                     best_exact = is_exact
-                elif E == bestE or (not exact and bestE - E <= TOL * bestE):
-                    if not exact and not (is_exact and best_exact and E == bestE):
+                elif bestE == E or (not exact and bestE - E <= TOL * bestE):
+                    if not exact and not (is_exact and best_exact and bestE == E):
                         raise _NeedExact
                     best.append(i)
             if not best:
@@ -395,9 +418,14 @@ class _MES:
             best.sort(key=key)
             win = best[0]
             if len(best) > 1:
-                ties.append(Tie(f"mes round {rnd}: equal effective votes",
-                                [prof.ids[i] for i in best], prof.ids[win],
-                                _broken_by(prof, win, best[1])))
+                ties.append(
+                    Tie(
+                        f"mes round {rnd}: equal effective votes",
+                        [prof.ids[i] for i in best],
+                        prof.ids[win],
+                        _broken_by(prof, win, best[1]),
+                    )
+                )
             _K, rho, money = vals[win]
             del ub[win]
             selected.append(win)
@@ -413,8 +441,9 @@ class _MES:
     def final_state(self, run: _Run, i: int) -> tuple[object, object]:
         """Supporters' money at the end and the rho the project would need (None if short)."""
         exact = isinstance(run.budgets[0], Fraction) if run.budgets else True
-        E, rho, money, _ = self._eval(i, run.budgets, exact=True) if exact else self._safe_eval(
-            i, run.budgets)
+        E, rho, money, _ = (
+            self._eval(i, run.budgets, exact=True) if exact else self._safe_eval(i, run.budgets)
+        )
         return money, rho
 
     def _safe_eval(self, i: int, budgets: list) -> tuple:
@@ -480,13 +509,30 @@ def tally(instance: Instance, rule: str, **options: object) -> Result:
     if rule in ("greedy", "greedy-no-skip"):
         no_skip = bool(options.get("no_skip")) or rule == "greedy-no-skip"
         name = "greedy-no-skip" if no_skip else "greedy"
-        chosen = _greedy(prof, budget=budget, threshold=threshold, no_skip=no_skip,  # type: ignore[arg-type]
-                         explanations=expl, ties=ties)
+        chosen = _greedy(
+            prof,
+            budget=budget,
+            threshold=threshold,
+            no_skip=no_skip,  # type: ignore[arg-type]
+            explanations=expl,
+            ties=ties,
+        )
         info["threshold"] = threshold
-        ordered = {prof.ids[i]: e for i, e in sorted(
-            ((prof.ids.index(k), v) for k, v in expl.items()), key=lambda x: x[0])}
-        return Result(name, [prof.ids[i] for i in chosen],
-                      sum(prof.cost[i] for i in chosen), budget, ordered, ties, info)
+        ordered = {
+            prof.ids[i]: e
+            for i, e in sorted(
+                ((prof.ids.index(k), v) for k, v in expl.items()), key=lambda x: x[0]
+            )
+        }
+        return Result(
+            name,
+            [prof.ids[i] for i in chosen],
+            sum(prof.cost[i] for i in chosen),
+            budget,
+            ordered,
+            ties,
+            info,
+        )
     return _tally_mes(prof, rule, options, instance)
 
 
@@ -520,8 +566,14 @@ def _tally_mes(prof: Profile, rule: str, options: dict, instance: Instance) -> R
     chosen = list(run.selected)
     expl: dict[str, Explanation] = {}
     for i, pid in enumerate(prof.ids):
-        e = Explanation(pid, prof.cost[i], i in run.rounds, votes=prof.votes[i],
-                        score=prof.score[i], stage="mes")
+        e = Explanation(
+            pid,
+            prof.cost[i],
+            i in run.rounds,
+            votes=prof.votes[i],
+            score=prof.score[i],
+            stage="mes",
+        )
         if i in run.rounds:
             rnd, rho, E, money = run.rounds[i]
             e.round, e.rho, e.effective_votes, e.supporters_money = rnd, rho, E, money
@@ -532,8 +584,11 @@ def _tally_mes(prof: Profile, rule: str, options: dict, instance: Instance) -> R
             money, rho = mes.final_state(run, i)
             e.supporters_money = money
             if rho is None:
-                e.shortfall = prof.cost[i] - money if isinstance(money, Fraction | int) \
+                e.shortfall = (
+                    prof.cost[i] - money
+                    if isinstance(money, Fraction | int)
                     else float(prof.cost[i]) - money
+                )
                 e.reason = "its supporters' money at the end falls short of its cost"
             else:
                 e.rho = rho
@@ -543,8 +598,14 @@ def _tally_mes(prof: Profile, rule: str, options: dict, instance: Instance) -> R
     if rule == "mes-add1-greedy":
         spent = sum(prof.cost[i] for i in chosen)
         gexpl: dict[str, Explanation] = {}
-        extra = _greedy(prof, budget=budget - spent, exclude=chosen, stage="greedy completion",
-                        explanations=gexpl, ties=ties)
+        extra = _greedy(
+            prof,
+            budget=budget - spent,
+            exclude=chosen,
+            stage="greedy completion",
+            explanations=gexpl,
+            ties=ties,
+        )
         for i in extra:
             expl[prof.ids[i]] = gexpl[prof.ids[i]]
         chosen += extra
@@ -565,5 +626,12 @@ def _tally_mes(prof: Profile, rule: str, options: dict, instance: Instance) -> R
                 e.stage = "comparison: greedy preferred"
         else:
             info["comparison"]["winner"] = "mes"
-    return Result(name, [prof.ids[i] for i in chosen], sum(prof.cost[i] for i in chosen),
-                  budget, expl, ties, info)
+    return Result(
+        name,
+        [prof.ids[i] for i in chosen],
+        sum(prof.cost[i] for i in chosen),
+        budget,
+        expl,
+        ties,
+        info,
+    )

@@ -19,7 +19,7 @@ def weights(inst, voter):
     if vt == "ordinal":
         top = int(inst.limit("max_length"))
         return {p: top - k for k, p in enumerate(voter.vote) if top - k > 0}
-    return {p: w for p, w in zip(voter.vote, voter.points) if w > 0}
+    return {p: w for p, w in zip(voter.vote, voter.points, strict=False) if w > 0}
 
 
 def tiebreak(inst, p):
@@ -33,8 +33,10 @@ def ref_greedy(inst, budget, threshold=0, no_skip=False, exclude=()):
     for v in inst.voters:
         for p, w in weights(inst, v).items():
             score[p] += w
-    order = sorted((p for p in inst.projects if p not in exclude),
-                   key=lambda p: (-score[p], *tiebreak(inst, p)))
+    order = sorted(
+        (p for p in inst.projects if p not in exclude),
+        key=lambda p: (-score[p], *tiebreak(inst, p)),
+    )
     left, out = budget, []
     for p in order:
         if score[p] < threshold:
@@ -94,8 +96,9 @@ def ref_tally(inst, rule, keep_raising=False, comparison=False, threshold=None, 
         supported = {p for v in inst.voters for p in weights(inst, v)}
         k = 0
         while True:
-            exhaustive = all(inst.projects[p].cost > budget - cost(sel)
-                             for p in inst.projects if p not in sel)
+            exhaustive = all(
+                inst.projects[p].cost > budget - cost(sel) for p in inst.projects if p not in sel
+            )
             if (exhaustive and not keep_raising) or supported <= set(sel):
                 break
             nxt = ref_mes(inst, share + k + 1)
@@ -143,21 +146,21 @@ def instances(draw):
     budget = draw(st.integers(1, 60))
     return make_instance(
         budget=budget,
-        projects=[Project(p, c) for p, c in zip(ids, costs)],
+        projects=[Project(p, c) for p, c in zip(ids, costs, strict=False)],
         voters=voters,
         vote_type=vt,
     )
 
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
 @given(instances(), st.sampled_from(["greedy", "greedy-no-skip"]), st.integers(0, 6))
 def test_greedy_matches_reference(inst, rule, threshold):
     assert tally(inst, rule, threshold=threshold).selected == ref_tally(
-        inst, rule, threshold=threshold)
+        inst, rule, threshold=threshold
+    )
 
 
 @SETTINGS
@@ -167,15 +170,20 @@ def test_greedy_no_skip_flag_matches_rule(inst):
 
 
 @SETTINGS
-@given(instances(), st.sampled_from(["mes", "mes-add1", "mes-add1-greedy"]), st.booleans(),
-       st.booleans())
+@given(
+    instances(),
+    st.sampled_from(["mes", "mes-add1", "mes-add1-greedy"]),
+    st.booleans(),
+    st.booleans(),
+)
 def test_mes_matches_reference(inst, rule, keep_raising, comparison):
     options = {"comparison": comparison}
     if rule != "mes":
         options["keep_raising"] = keep_raising
     result = tally(inst, rule, **options)
-    assert result.selected == ref_tally(inst, rule, keep_raising=keep_raising,
-                                        comparison=comparison)
+    assert result.selected == ref_tally(
+        inst, rule, keep_raising=keep_raising, comparison=comparison
+    )
     assert result.total_cost <= inst.budget
     assert sum(inst.projects[p].cost for p in result.selected) == result.total_cost
 
