@@ -37,13 +37,13 @@ print(json.dumps({"time": dt, "peak": peak, "n": len(res.selected), "cost": int(
 PABUTOOLS = r"""
 import json, resource, sys, time
 t = time.perf_counter()
-from pabutools.election import parse_pabulib, Cost_Sat, Cardinality_Sat
+from pabutools.election import parse_pabulib, Cost_Sat
 from pabutools.rules import greedy_utilitarian_welfare, method_of_equal_shares
 from pabutools.rules import exhaustion_by_budget_increase
 inst, prof = parse_pabulib(sys.argv[1])
 rule = sys.argv[2]
 if rule == "greedy":
-    out = greedy_utilitarian_welfare(inst, prof, sat_class=Cardinality_Sat)
+    out = greedy_utilitarian_welfare(inst, prof, sat_class=Cost_Sat)  # sat/cost = approvals
 elif rule == "mes":
     out = method_of_equal_shares(inst, prof, sat_class=Cost_Sat)
 else:

@@ -294,6 +294,10 @@ class _MES:
         self.prof = prof
         m = len(prof.ids)
         self.get = [_gather(s) if s else None for s in prof.sup]
+        # the same supporters repeated by multiplicity (one entry per voter)
+        self.getx = [
+            _gather([j for j in s for _ in range(prof.mult[j])]) if s else None for s in prof.sup
+        ]
         self.mult_of = [tuple(prof.mult[j] for j in s) for s in prof.sup]
         self.unit = prof.approval or all(w == 1 for ws in prof.wts for w in ws)
         self.wf = [tuple(float(w) for w in ws) for ws in prof.wts]
@@ -331,16 +335,15 @@ class _MES:
                 if prof.approval:
                     return Wtot, rho, money, True
                 return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
-            order = sorted(range(len(bud)), key=bud.__getitem__)
+            # supporters by budget: one entry per voter, so equal budgets count together
             paid = 0
             denom = Wtot
-            for k in order:
-                b = bud[k]
+            for b, cnt in sorted(Counter(self.getx[i](budgets)).items()):
                 rho = (cost - paid) / denom
                 if b >= rho:
                     break
-                paid += b * ms[k]
-                denom -= ms[k]
+                paid += b * cnt
+                denom -= cnt
             rho = (cost - paid) / denom
         else:
             ws = prof.wts[i] if exact else self.wf[i]
@@ -470,6 +473,27 @@ def _utility(prof: Profile, chosen: set[int]) -> list[Number]:
     return out
 
 
+def _add1_steps(prof: Profile, mes: _MES, share: Fraction, keep: bool, first: _Run) -> int:
+    """How many one-unit raises of the per-voter share add1 makes."""
+    budget = prof.budget
+    supported = set(mes.cands)
+
+    def cost(sel: list[int]) -> Number:
+        return sum(prof.cost[i] for i in sel)
+
+    def stop_here(sel: list[int]) -> bool:
+        s = set(sel)
+        return (not keep and _exhaustive(prof, s, budget)) or supported <= s
+
+    run, steps = first, 0
+    while not stop_here(run.selected):
+        nxt = mes.run(share + steps + 1)
+        if cost(nxt.selected) > budget:
+            break
+        run, steps = nxt, steps + 1
+    return steps
+
+
 def tally(instance: Instance, rule: str, **options: object) -> Result:
     """Compute the winners of ``instance`` under ``rule``.
 
@@ -548,19 +572,8 @@ def _tally_mes(prof: Profile, rule: str, options: dict, instance: Instance) -> R
         keep = bool(options.get("keep_raising"))
         if keep:
             name += "-keep-raising"
-        supported = set(mes.cands)
-        steps = 0
-        while True:
-            sel = set(run.selected)
-            if not keep and _exhaustive(prof, sel, budget):
-                break
-            if supported <= sel:
-                break
-            nxt = mes.run(share + steps + 1)
-            if sum(prof.cost[i] for i in nxt.selected) > budget:
-                break
-            run = nxt
-            steps += 1
+        steps = _add1_steps(prof, mes, share, keep, run)
+        run = mes.run(share + steps) if steps else run
         info["add1_steps"] = steps
         info["per_voter_share"] = share + steps
     chosen = list(run.selected)
