@@ -62,7 +62,7 @@ def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"', strict=False)
     start = 1
     for row in reader:
-        if row and any(cell.strip() for cell in row):
+        if row and (row[0].strip() or len(row) > 1 and any(cell.strip() for cell in row)):
             yield start, row
         start = reader.line_num + 1
 
@@ -97,6 +97,7 @@ def check_text(data: bytes | str) -> tuple[Instance | None, list[Problem]]:
     voter_columns: list[str] = []
     voter_ids: dict[str, int] = {}
     section_lines: dict[str, int] = {}
+    vcols: tuple | None = None
 
     for line, row in _rows(text):
         first = row[0].strip()
@@ -166,22 +167,35 @@ def check_text(data: bytes | str) -> tuple[Instance | None, list[Problem]]:
             projects[pid] = Project(pid, cost, rec.get("name", ""), extra)
             project_lines[pid] = line
         else:  # VOTES
-            rec = dict(zip(header, row, strict=True))
-            vid = rec.get("voter_id", "").strip()
+            if vcols is None or vcols[0] is not header:
+                vcols = (
+                    header,
+                    _index(header, "voter_id"),
+                    _index(header, "vote"),
+                    _index(header, "points"),
+                    [header.index(c) for c in voter_columns],
+                )
+            _h, iv, ivote, ipts, iextra = vcols
+            vid = row[iv].strip() if iv is not None else ""
             if vid in voter_ids:
                 add(Problem(line, f"duplicate voter_id {vid!r} (first on line {voter_ids[vid]})"))
             voter_ids[vid] = line
-            vote_text = rec.get("vote", "").strip()
-            vote = tuple(p.strip() for p in vote_text.split(",")) if vote_text else ()
+            vote_text = row[ivote].strip() if ivote is not None else ""
+            if not vote_text:
+                vote: tuple[str, ...] = ()
+            elif " " in vote_text:
+                vote = tuple(p.strip() for p in vote_text.split(","))
+            else:
+                vote = tuple(vote_text.split(","))
             points = None
-            if "points" in rec:
-                ptext = rec["points"].strip()
+            if ipts is not None:
+                ptext = row[ipts].strip()
                 try:
                     points = tuple(to_number(x) for x in ptext.split(",")) if ptext else ()
                 except (ValueError, ZeroDivisionError):
                     add(Problem(line, f"voter {vid}: points {ptext!r} are not numbers"))
                     points = ()
-            extra = {c: rec[c] for c in voter_columns}
+            extra = {c: row[k] for c, k in zip(voter_columns, iextra, strict=True)}
             voters.append(Voter(vid, vote, points, extra))
             voter_lines.append(line)
 
@@ -197,6 +211,10 @@ def check_text(data: bytes | str) -> tuple[Instance | None, list[Problem]]:
         _check_counts(inst, meta_lines, add)
         _check_votes(inst, voter_lines, add)
     return inst, problems
+
+
+def _index(header: list[str], name: str) -> int | None:
+    return header.index(name) if name in header else None
 
 
 def _check_header(section: str, header: list[str], line: int, add) -> None:  # noqa: ANN001

@@ -138,22 +138,45 @@ class Profile:
                 ballots[key] = ballots.get(key, 0) + b.count
             self.ballots = list(ballots.items())
         m = len(self.ids)
-        self.sup: list[list[int]] = [[] for _ in range(m)]
-        self.wts: list[list[Number]] = [[] for _ in range(m)]
-        for j, (items, _n) in enumerate(self.ballots):
-            for i, w in items:
-                self.sup[i].append(j)
-                self.wts[i].append(w)
         self.mult = [n for _, n in self.ballots]
-        self.votes = [sum(self.mult[j] for j in s) for s in self.sup]
-        self.score = [
-            sum(w * self.mult[j] for j, w in zip(s, ws, strict=True))
-            for s, ws in zip(self.sup, self.wts, strict=True)
-        ]
+        votes = [0] * m
+        score: list[Number] = [0] * m
+        for items, n in self.ballots:
+            for i, w in items:
+                votes[i] += n
+                score[i] += w * n
+        self.votes = votes
+        self.score = score
+        self._sup: list[list[int]] | None = None
+        self._wts: list[list[Number]] | None = None
         order = list(tie_order) if tie_order else []
         pos = {p: k for k, p in enumerate(order)}
         # position in the caller's order, then file order for projects it does not name
         self.order = [pos.get(p, len(order) + i) for i, p in enumerate(self.ids)]
+
+    def _supporters(self) -> None:
+        m = len(self.ids)
+        sup: list[list[int]] = [[] for _ in range(m)]
+        wts: list[list[Number]] = [[] for _ in range(m)]
+        for j, (items, _n) in enumerate(self.ballots):
+            for i, w in items:
+                sup[i].append(j)
+                wts[i].append(w)
+        self._sup, self._wts = sup, wts
+
+    @property
+    def sup(self) -> list[list[int]]:
+        """Per project, the indices of the distinct ballots that support it."""
+        if self._sup is None:
+            self._supporters()
+        return self._sup  # type: ignore[return-value]
+
+    @property
+    def wts(self) -> list[list[Number]]:
+        """Per project, the weights of those ballots, aligned with ``sup``."""
+        if self._wts is None:
+            self._supporters()
+        return self._wts  # type: ignore[return-value]
 
     def tiebreak_key(self, i: int) -> tuple:
         return (self.cost[i], -self.votes[i], self.order[i])
@@ -197,14 +220,10 @@ def _greedy(
             budget_left=left,
             stage=stage,
         )
-        if prof.score[i] < threshold or (
-            threshold == 0 and prof.score[i] == 0 and stage != "greedy"
-        ):
+        if prof.score[i] < threshold:
             e.reason = (
                 f"score {format_number(prof.score[i])} below the threshold "
                 f"{format_number(threshold)}"
-                if prof.score[i] < threshold
-                else "no support"
             )
         elif stopped:
             e.reason = "not considered: greedy without skipping stopped earlier"
@@ -275,6 +294,10 @@ class _MES:
         self.prof = prof
         m = len(prof.ids)
         self.get = [_gather(s) if s else None for s in prof.sup]
+        # the same supporters repeated by multiplicity (one entry per voter)
+        self.getx = [
+            _gather([j for j in s for _ in range(prof.mult[j])]) if s else None for s in prof.sup
+        ]
         self.mult_of = [tuple(prof.mult[j] for j in s) for s in prof.sup]
         self.unit = prof.approval or all(w == 1 for ws in prof.wts for w in ws)
         self.wf = [tuple(float(w) for w in ws) for ws in prof.wts]
@@ -291,10 +314,12 @@ class _MES:
             return self._run(per_voter, exact=True, exclude=exclude)
 
     def _eval(self, i: int, budgets: list, exact: bool) -> tuple[object, object, object, bool]:
-        """Return (effective votes E, rho, money of supporters, E is exact) or E None when the
-        supporters cannot afford it. E = cost / rho; rho per supporter (approval) or per point."""
+        """Return (K, rho, money of supporters, K is exact), K None when the supporters cannot
+        afford it. rho is the price per supporter (approval) or per point; the project bought
+        is the one with the largest K: cost / rho for approval (cost utilities: effective
+        votes), 1 / rho for cardinal ballots (the lowest price per point)."""
         prof = self.prof
-        cost = prof.cost[i] if exact else float(prof.cost[i])
+        cost = Fraction(prof.cost[i]) if exact else float(prof.cost[i])
         bud = self.get[i](budgets)
         ms = self.mult_of[i]
         money = sum(map(mul, bud, ms))
@@ -306,27 +331,26 @@ class _MES:
         if self.unit:
             rho = cost / Wtot
             low = min(bud)
-            if low >= rho:
-                if not exact and low - rho <= TOL * rho:
-                    pass  # value is continuous in this boundary; no decision depends on it
-                return Wtot, rho, money, True
-            order = sorted(range(len(bud)), key=bud.__getitem__)
+            if low >= rho:  # nobody is short: everyone pays cost / W
+                if prof.approval:
+                    return Wtot, rho, money, True
+                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
+            # supporters by budget: one entry per voter, so equal budgets count together
             paid = 0
             denom = Wtot
-            for k in order:
-                b = bud[k]
+            for b, cnt in sorted(Counter(self.getx[i](budgets)).items()):
                 rho = (cost - paid) / denom
                 if b >= rho:
                     break
-                paid += b * ms[k]
-                denom -= ms[k]
+                paid += b * cnt
+                denom -= cnt
             rho = (cost - paid) / denom
         else:
             ws = prof.wts[i] if exact else self.wf[i]
             ratio = [b / w for b, w in zip(bud, ws, strict=True)]
             rho = cost / Wtot
             if min(ratio) >= rho:
-                return Wtot, rho, money, True
+                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
             order = sorted(range(len(bud)), key=ratio.__getitem__)
             paid = 0
             denom = Wtot
@@ -337,14 +361,18 @@ class _MES:
                 paid += bud[k] * ms[k]
                 denom -= ws[k] * ms[k]
             rho = (cost - paid) / denom
-        return cost / rho, rho, money, False
+        return (cost / rho if prof.approval else 1 / rho), rho, money, False
 
     def _run(self, per_voter: Number, *, exact: bool, exclude: Sequence[int]) -> _Run:
         prof = self.prof
         b0 = Fraction(per_voter) if exact else float(per_voter)
         budgets = [b0] * len(prof.ballots)
         skip = set(exclude)
-        ub: dict[int, object] = {i: self.W[i] for i in self.cands if i not in skip}
+        ub: dict[int, object] = {
+            i: self.W[i] if prof.approval else Fraction(self.W[i]) / prof.cost[i]
+            for i in self.cands
+            if i not in skip
+        }
         selected: list[int] = []
         rounds: dict[int, tuple] = {}
         ties: list[Tie] = []
@@ -369,9 +397,13 @@ class _MES:
                 ub[i] = E
                 vals[i] = (E, rho, money)
                 if bestE is None or bestE < E:
-                    if not exact and bestE is not None and E - bestE <= TOL * E:
-                        if not (is_exact and best_exact):
-                            raise _NeedExact
+                    if (
+                        not exact
+                        and bestE is not None
+                        and E - bestE <= TOL * E
+                        and not (is_exact and best_exact)
+                    ):
+                        raise _NeedExact
                     if bestE is not None and (exact or E - bestE > TOL * E):
                         best = []
                     if not best or exact or E - bestE > TOL * E:
@@ -397,10 +429,10 @@ class _MES:
                         _broken_by(prof, win, best[1]),
                     )
                 )
-            E, rho, money = vals[win]
+            _K, rho, money = vals[win]
             del ub[win]
             selected.append(win)
-            rounds[win] = (rnd, rho, E, money)
+            rounds[win] = (rnd, rho, prof.cost[win] / rho, money)
             ws = prof.wts[win] if exact else self.wf[win]
             zero = Fraction(0) if exact else 0.0
             for j, w in zip(prof.sup[win], ws, strict=True):
@@ -439,6 +471,27 @@ def _utility(prof: Profile, chosen: set[int]) -> list[Number]:
         else:
             out.append(sum(w for i, w in items if i in chosen))
     return out
+
+
+def _add1_steps(prof: Profile, mes: _MES, share: Fraction, keep: bool, first: _Run) -> int:
+    """How many one-unit raises of the per-voter share add1 makes."""
+    budget = prof.budget
+    supported = set(mes.cands)
+
+    def cost(sel: list[int]) -> Number:
+        return sum(prof.cost[i] for i in sel)
+
+    def stop_here(sel: list[int]) -> bool:
+        s = set(sel)
+        return (not keep and _exhaustive(prof, s, budget)) or supported <= s
+
+    run, steps = first, 0
+    while not stop_here(run.selected):
+        nxt = mes.run(share + steps + 1)
+        if cost(nxt.selected) > budget:
+            break
+        run, steps = nxt, steps + 1
+    return steps
 
 
 def tally(instance: Instance, rule: str, **options: object) -> Result:
@@ -519,19 +572,8 @@ def _tally_mes(prof: Profile, rule: str, options: dict, instance: Instance) -> R
         keep = bool(options.get("keep_raising"))
         if keep:
             name += "-keep-raising"
-        supported = set(mes.cands)
-        steps = 0
-        while True:
-            sel = set(run.selected)
-            if not keep and _exhaustive(prof, sel, budget):
-                break
-            if supported <= sel:
-                break
-            nxt = mes.run(share + steps + 1)
-            if sum(prof.cost[i] for i in nxt.selected) > budget:
-                break
-            run = nxt
-            steps += 1
+        steps = _add1_steps(prof, mes, share, keep, run)
+        run = mes.run(share + steps) if steps else run
         info["add1_steps"] = steps
         info["per_voter_share"] = share + steps
     chosen = list(run.selected)

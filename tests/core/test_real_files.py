@@ -1,0 +1,114 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from portal.core.cli import pb
+from portal.core.pabulib import read_pb
+from portal.core.rules import tally
+
+from .conftest import data_file
+
+
+def published(inst):
+    return {p for p, pr in inst.projects.items() if pr.extra.get("selected") == "1"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Poland_Warszawa_2023_Mokotow.pb",
+        "Poland_Warszawa_2026.pb",
+        "Poland_Warszawa_2026_Rembertow.pb",
+        "Poland_Krakow_2022_Stare_Miasto.pb",
+    ],
+)
+def test_greedy_reproduces_published_winners(name):
+    inst = read_pb(data_file(name))
+    result = tally(inst, "greedy")
+    assert set(result.selected) == published(inst)
+    assert result.total_cost == sum(inst.projects[p].cost for p in published(inst))
+
+
+def test_warszawa_threshold_comes_from_meta_and_matters():
+    inst = read_pb(data_file("Poland_Warszawa_2026_Rembertow.pb"))
+    assert tally(inst, "greedy").info["threshold"] == 150
+    assert set(tally(inst, "greedy", threshold=0).selected) != published(inst)
+
+
+@pytest.mark.parametrize("name", ["Netherlands_Assen_2024.pb", "Poland_Swiecie_2023.pb"])
+def test_mes_add1_reproduces_published_winners(name):
+    inst = read_pb(data_file(name))
+    assert set(tally(inst, "mes-add1").selected) == published(inst)
+    assert set(tally(inst, "auto").selected) == published(inst)
+
+
+def test_wieliczka_needs_add1_to_keep_raising():
+    inst = read_pb(data_file("Poland_Wieliczka_2023_Green_Budget.pb"))
+    first = tally(inst, "mes-add1")
+    assert (len(first.selected), first.total_cost) == (31, 984_579)
+    kept = tally(inst, "mes-add1", keep_raising=True)
+    assert (len(kept.selected), kept.total_cost) == (30, 995_079)
+    assert set(kept.selected) == published(inst)
+    # the published rule, equalshares/add1-comparison: MES stays preferred to greedy
+    compared = tally(inst, "equalshares/add1-comparison", keep_raising=True)
+    assert compared.selected == kept.selected
+    assert compared.info["comparison"]["winner"] == "mes"
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "cost"),
+    [
+        ("France_Toulouse_2019.pb", 14, 1_000_000),
+        ("Poland_Gdansk_2020_Chelm.pb", 9, 868_550),
+        ("Poland_Zabrze_2021_Centrum_Polnoc.pb", 1, 310_000),
+        ("Netherlands_Amsterdam_304.pb", 18, 249_150),
+    ],
+)
+def test_greedy_on_files_without_selected_column(name, n, cost):
+    inst = read_pb(data_file(name))
+    result = tally(inst, "greedy")
+    assert (len(result.selected), result.total_cost) == (n, cost)
+    # cumulative files rank by raw points: the greedy order follows the score column
+    if "score" in inst.project_columns:
+        for pid in result.selected:
+            assert result.explanations[pid].score == int(inst.projects[pid].extra["score"])
+
+
+def test_explanations_for_mes():
+    inst = read_pb(data_file("Netherlands_Assen_2024.pb"))
+    result = tally(inst, "mes-add1")
+    d = result.to_dict()
+    json.dumps(d)
+    bought = d["projects"][result.selected[0]]
+    assert bought["round"] == 1 and bought["rho"] > 0 and bought["effective_votes"] > 0
+    lost = [e for e in d["projects"].values() if not e["selected"]]
+    assert lost and all("supporters_money" in e for e in lost)
+    assert all(("shortfall" in e) or ("rho" in e) for e in lost)
+
+
+def test_cli_check_and_tally():
+    runner = CliRunner()
+    path = str(data_file("Poland_Warszawa_2026_Rembertow.pb"))
+    out = runner.invoke(pb, ["check", path])
+    assert out.exit_code == 0 and "projects:  40" in out.output and "voters:    1555" in out.output
+    out = runner.invoke(pb, ["tally", path, "--rule", "greedy", "--json"])
+    data = json.loads(out.output)
+    inst = read_pb(path)
+    assert set(data["selected"]) == published(inst)
+    assert data["rule"] == "greedy" and data["total_cost"] == 1_318_233
+    out = runner.invoke(pb, ["tally", path, "--rule", "greedy", "--threshold", "0"])
+    assert out.exit_code == 0 and "rule: greedy" in out.output
+
+
+def test_cli_check_lists_problems_and_exits_1(tmp_path):
+    bad = tmp_path / "bad.pb"
+    bad.write_text(
+        "META\nkey;value\ndescription;x\nnum_projects;1\nnum_votes;1\nbudget;10\n"
+        "vote_type;approval\nPROJECTS\nproject_id;cost\n1;0\nVOTES\nvoter_id;vote\nv;2\n"
+    )
+    out = CliRunner().invoke(pb, ["check", str(bad)])
+    assert out.exit_code == 1
+    assert "line 10" in out.output and "line 13" in out.output
+    out = CliRunner().invoke(pb, ["tally", str(bad), "--rule", "greedy"])
+    assert out.exit_code == 1
