@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEntry
 from portal.budgeting.models import Ballot, Participation, Round
+from portal.core.cli import pb
 from portal.core.pabulib import loads
 from portal.core.rules import tally
 from portal.database import utcnow
@@ -200,7 +203,7 @@ def test_paper_import_is_validated_whole(
 
 
 def test_count_publish_and_export_match_the_engine(
-    voting_round: Any, app: Any, factory: Any, db: Any, client: Any
+    voting_round: Any, app: Any, factory: Any, db: Any, client: Any, tmp_path: Any
 ) -> None:
     vr = voting_round(
         method="approval", min_selections=1, max_selections=2, allocation_rule="mes-add1"
@@ -257,6 +260,12 @@ def test_count_publish_and_export_match_the_engine(
         ]
         again = tally(instance, "auto")
         assert sorted(again.selected) == sorted(published)
+        # The same through the command line anyone can run on the downloaded file.
+        path = tmp_path / f"d{district.id}.pb"
+        path.write_bytes(exported.get_data())
+        cli = CliRunner().invoke(pb, ["tally", str(path), "--rule", "auto", "--json"])
+        assert cli.exit_code == 0, cli.output
+        assert sorted(json.loads(cli.output)["selected"]) == sorted(published)
         assert published  # something won
     csv_text = client.get(f"{vr.base}/resultados.csv").get_data(as_text=True)
     assert (
