@@ -64,6 +64,7 @@ def refusal_text(error: VoteRefused) -> str:
         ),
         "no-rut-column": lambda: _("The file needs a “rut” column and a “proyectos” column."),
         "empty-file": lambda: _("The file has no ballots."),
+        "bad-csv": lambda: _("The file is not a readable CSV file."),
         "bad-choice": lambda: _(
             "“%(value)s” is not a project number (with points, as 12:3).", value=v.get("value", "")
         ),

@@ -88,7 +88,11 @@ def parse_paper_ballots(
         text = text[1:]
     sample = text[:2048]
     delimiter = ";" if sample.count(";") >= sample.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as error:
+        return [], [PaperProblem(1, VoteRefused("bad-csv", error=str(error)[:200]))]
+    reader = iter(rows)
     header = next(reader, None)
     if header is None:
         return [], [PaperProblem(1, VoteRefused("empty-file"))]

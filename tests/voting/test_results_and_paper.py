@@ -353,3 +353,25 @@ def test_parallel_ballots_of_one_voter_leave_one_ballot(
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
     participation = db.session.scalar(select(Participation))
     assert participation.ballot_id == db.session.scalar(select(Ballot.id))
+
+
+def test_a_paper_file_that_is_not_csv_gets_a_message(
+    voting_round: Any, app: Any, factory: Any
+) -> None:
+    vr = voting_round()
+    staff = staff_client(app, factory, vr.municipality)
+    url = f"{vr.staff_base}/papeletas/importar"
+    for content in (b"\xff\xfe\x00garbage", b'rut;proyectos\n"' + b"x" * 200_000 + b'";1\n', b""):
+        response = staff.post(
+            url,
+            data={
+                "csrf_token": csrf_token(staff, url),
+                "file": (io.BytesIO(content), "papeletas.csv"),
+                "site": "",
+            },
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 200
+        assert "no se importó" in response.get_data(as_text=True) or "no es" in response.get_data(
+            as_text=True
+        )
