@@ -122,9 +122,7 @@ def test_query_parameters_come_back_escaped_and_harmless(
 # ----------------------------------------------------------------------------- parallel writes
 
 
-def test_parallel_census_uploads_leave_exactly_one_census(
-    app: Any, factory: Any, db: Any
-) -> None:
+def test_parallel_census_uploads_leave_exactly_one_census(app: Any, factory: Any, db: Any) -> None:
     from portal.budgeting.models import CensusEntry
 
     municipality = factory.municipality("05101")
@@ -204,9 +202,7 @@ def test_parallel_edits_of_one_proposal_keep_one_whole_version(
 
 
 @pytest.mark.parametrize(("lang", "text"), [("es_CL", "demasiado grande"), ("en", "too large")])
-def test_oversized_upload_is_a_translated_413(
-    app: Any, factory: Any, lang: str, text: str
-) -> None:
+def test_oversized_upload_is_a_translated_413(app: Any, factory: Any, lang: str, text: str) -> None:
     municipality = factory.municipality("05101")
     round_ = factory.round(municipality, phase="review")
     factory.user("camila@valparaiso.cl", role="municipal_staff", municipality=municipality)
