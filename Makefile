@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgresql setup assets db demo translations i18n lint bench clean
+.PHONY: run test test-sqlite test-postgresql setup assets db demo translations i18n lint bench bench-voteday clean
 
 ## run: set everything up and serve the portal on SQLite with demo data
 run: setup db demo
@@ -67,6 +67,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	$(PY) benchmarks/tally.py
+
+## bench-voteday: the vote-day load benchmark on SQLite, then on PostgreSQL when
+## PORTAL_BENCH_DATABASE_URL names a database it may wipe (see README "Vote day")
+bench-voteday: setup
+	$(PY) benchmarks/voteday.py --backend sqlite $(BENCH_ARGS)
+	@if [ -n "$$PORTAL_BENCH_DATABASE_URL" ]; then \
+		$(PY) benchmarks/voteday.py --backend postgresql $(BENCH_ARGS); \
+	else \
+		echo "== PORTAL_BENCH_DATABASE_URL is not set: PostgreSQL run skipped"; \
+	fi
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules static/vendor

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.extensions import db
@@ -73,8 +73,12 @@ def init_errors(app: Flask) -> None:
         return render_error(code)
 
     @app.errorhandler(OperationalError)
-    def database_unavailable(error: OperationalError) -> tuple[str, int]:
-        log.warning("database unavailable: %s", error.orig)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(DisconnectionError)
+    def database_unavailable(error: Exception) -> tuple[str, int]:
+        # The database restarted or is out of reach: say so in the user's language; the pool
+        # (pool_pre_ping) reconnects on a later request without restarting the portal.
+        log.warning("database unavailable: %s", getattr(error, "orig", error))
         db.session.rollback()
         return render_error(503)
 

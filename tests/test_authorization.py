@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ PUBLIC = {
     "programmes.project_json",
     "programmes.project_photo",
 }
-SIGNED_IN = {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"}
+SIGNED_IN = {"resident", "organization", "staff_a", "staff_b", "regional_a", "regional_b", "admin"}
 STAFF_A_ENDPOINTS = [
     "budgeting.staff_rounds",
     "budgeting.create_round_view",
@@ -95,7 +96,20 @@ AREAS = {
     "programmes.follow_project": SIGNED_IN,
     "programmes.my_projects": SIGNED_IN,
 }
-ROLES = ["anonymous", "resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"]
+# "voter_other": no account, but a voter session open for another round (of another comuna).
+# "organization": the signed-in representative of a registered organization.
+ROLES = [
+    "anonymous",
+    "voter_other",
+    "resident",
+    "organization",
+    "staff_a",
+    "staff_b",
+    "regional_a",
+    "regional_b",
+    "admin",
+]
+NO_ACCOUNT = {"anonymous", "voter_other"}
 
 
 def area_of(endpoint: str) -> set[str] | None:
@@ -132,6 +146,7 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
         "regional_b": factory.user("difoi@gore08.cl", role="regional_staff", region="08"),
         "admin": factory.user("admin@portal.cl", role="admin"),
     }
+    users["organization"] = factory.user("coop@example.cl")
     invitation, _ = create_invitation(
         db.session, "x@valparaiso.cl", Role.MUNICIPAL_STAFF, municipality_id=a.id
     )
@@ -139,6 +154,9 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
     from tests.economy.helpers import make_fair, make_organization
 
     org = make_organization(db, a, name="Cooperativa de Pescadores Artesanales Caleta Portales")
+    pending = make_organization(
+        db, a, name="Sindicato Feria Libre Playa Ancha", representative=users["organization"]
+    )
     fair = make_fair(db, a, organizers=[org])
     from tests.programmes.helpers import make_programme, make_project
 
@@ -148,6 +166,17 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
     round_ = factory.round(a, phase="proposals")
     district = factory.district(round_, "Cerro Alegre", 1_000_000)
     proposal = factory.proposal(round_, users["resident"], district=district)
+    # Rounds open for voting: one here (its voting pages are checked) and one in the other
+    # comuna, whose voter must not reach this round's ballot.
+    from tests.voting.conftest import Resident, add_census, make_rut
+
+    vote_round = factory.round(a, phase="voting", title="Votación Valparaíso")
+    factory.proposal(vote_round, None, title="Toldos", status="feasible", final_cost=1_000_000)
+    add_census(db, vote_round, [Resident(make_rut(1), date(1980, 1, 1), None)])
+    other_round = factory.round(b, phase="voting", title="Votación Concepción")
+    factory.proposal(other_round, None, title="Mercado", status="feasible", final_cost=1_000_000)
+    other_voter = Resident(make_rut(2), date(1981, 2, 2), None)
+    add_census(db, other_round, [other_voter])
     values = {
         "slug": a.slug,
         "region": "05",
@@ -167,8 +196,29 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
         "funding_id": project.fundings[0].id,
         "milestone_id": project.milestones[0].id,
         "photo_id": 1,
+        "pending_org_id": pending.id,
     }
-    return {"users": users, "values": values}
+    voting_values = {**values, "round_id": vote_round.id}
+    other = {"slug": b.slug, "round_id": other_round.id, "voter": other_voter}
+    return {"users": users, "values": values, "voting_values": voting_values, "other": other}
+
+
+def sign_in_as(app: Any, world: dict[str, Any], role: str) -> Any:
+    """Return a client acting as a role: signed in, or holding another round's voter session."""
+    from tests.voting.conftest import check_in
+
+    client = app.test_client()
+    if role == "voter_other":
+        other = world["other"]
+
+        class _Round:  # the little check_in needs: the round's base path
+            base = f"/{other['slug']}/rondas/{other['round_id']}"
+
+        response = check_in(client, _Round(), other["voter"])  # type: ignore[arg-type]
+        assert response.status_code == 302 and "/papeleta" in response.headers["Location"]
+    elif role != "anonymous":
+        login(client, world["users"][role].email)
+    return client
 
 
 def url_for_rule(rule: Rule, values: dict[str, Any]) -> str:
@@ -177,9 +227,7 @@ def url_for_rule(rule: Rule, values: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_protected_routes_answer_by_role(app: Any, world: dict[str, Any], role: str) -> None:
-    client = app.test_client()
-    if role != "anonymous":
-        login(client, world["users"][role].email)
+    client = sign_in_as(app, world, role)
     token = csrf_token(client)
     for rule in protected_rules(app):
         allowed = area_of(rule.endpoint) or set()
@@ -190,7 +238,7 @@ def test_protected_routes_answer_by_role(app: Any, world: dict[str, Any], role: 
             if role in allowed:
                 continue  # writes by the entitled are covered by the feature tests
             response = client.post(url, data={"csrf_token": token})
-        if role == "anonymous":
+        if role in NO_ACCOUNT:
             assert response.status_code == 302, url
             assert response.headers["Location"].startswith("/ingresar?next="), url
         elif role in allowed:
@@ -222,3 +270,59 @@ def test_staff_cannot_revoke_another_municipalitys_invitation(
     )
     assert response.status_code == 404
     assert db.session.get(Invitation, invitation_id).revoked_at is None
+
+
+# What every role gets from a GET of each public route, in the `world` below: 200 unless listed.
+# Voting routes are read on a round open for voting, whose voter session nobody holds.
+PUBLIC_NOT_200 = {
+    "accounts.accept": 404,  # an unknown token
+    "accounts.reset_password": 404,
+    "budgeting.media": 404,  # no such file
+    "programmes.project_photo": 404,
+    "voting.declare": 404,  # the round takes the census only
+    "voting.results": 404,  # not published yet
+    "voting.results_csv": 404,
+    "voting.results_pb": 404,
+}
+SIGNED_IN_REDIRECT = {"accounts.login": "/cuenta", "accounts.signup": "/cuenta"}
+
+
+def expected_public_answer(endpoint: str, role: str, values: dict[str, Any]) -> tuple[int, str]:
+    """Return the status and the start of the Location of a public GET, for a role."""
+    round_page = f"/{values['slug']}/rondas/{values['round_id']}"
+    if endpoint == "voting.ballot":
+        return 302, round_page + "/votar"  # no voter session for this round: check first
+    if endpoint == "voting.confirmation":
+        return 302, round_page  # no ballot cast here in this browser
+    if endpoint in SIGNED_IN_REDIRECT and role not in NO_ACCOUNT:
+        return 302, SIGNED_IN_REDIRECT[endpoint]
+    return PUBLIC_NOT_200.get(endpoint, 200), ""
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_public_routes_answer_by_role(app: Any, world: dict[str, Any], role: str) -> None:
+    client = sign_in_as(app, world, role)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in PUBLIC or rule.endpoint == "static" or "GET" not in rule.methods:
+            continue
+        voting = rule.endpoint.startswith("voting.")
+        values = {**(world["voting_values"] if voting else world["values"]), "token": "nope"}
+        response = client.get(url_for_rule(rule, values))
+        response.close()  # files (favicon, calendars) are streamed
+        status, location = expected_public_answer(rule.endpoint, role, values)
+        assert response.status_code == status, (rule.endpoint, role, response.status_code)
+        assert response.headers.get("Location", "").startswith(location), (rule.endpoint, role)
+        checked += 1
+    assert checked >= 30
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_pending_organization_is_seen_by_its_representative_and_staff(
+    app: Any, world: dict[str, Any], role: str
+) -> None:
+    client = sign_in_as(app, world, role)
+    values = world["values"]
+    response = client.get(f"/{values['slug']}/organizaciones/{values['pending_org_id']}")
+    expected = 200 if role in {"organization", "staff_a"} else 404
+    assert response.status_code == expected, role

@@ -199,6 +199,9 @@ def replace_census(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Replace a round's census with clean rows in one transaction (the caller commits)."""
+    # Two uploads at once must not mix: the second waits for the first to commit (PostgreSQL;
+    # SQLite's single writer does the same) and then deletes what the first inserted.
+    session.execute(select(Round.id).where(Round.id == round_.id).with_for_update())
     before = session.scalar(
         select(func.count()).select_from(CensusEntry).where(CensusEntry.round_id == round_.id)
     )

@@ -381,6 +381,23 @@ def cast_ballot(
     raise VoteRefused("busy")
 
 
+def lock_round(session: Session, round_id: int, *, for_ballot: bool = False) -> Round:
+    """Read a round afresh and lock its row until the transaction ends.
+
+    Counting the votes takes `FOR UPDATE`; a ballot takes `FOR KEY SHARE`, which lets ballots go
+    on together but waits for a count in progress, and which the count waits for in turn. So a
+    ballot either commits before the count reads the ballots, and is counted, or sees the count
+    and is refused. SQLite renders no lock: its single writer serializes them the same way.
+    """
+    statement = (
+        select(Round)
+        .where(Round.id == round_id)
+        .with_for_update(of=Round, read=for_ballot, key_share=for_ballot)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(statement).one()
+
+
 def _cast_once(
     session: Session,
     round_id: int,
@@ -398,11 +415,11 @@ def _cast_once(
         .values(voted_at=moment)
         .returning(Participation.id, Participation.ballot_id, Participation.channel)
     ).first()
-    round_ = session.get(Round, round_id)
-    assert round_ is not None
-    if channel == "online" and not voting_open(round_, moment):
+    round_ = lock_round(session, round_id, for_ballot=True)
+    decided = now or utcnow()  # under the lock: a count that began before this is seen
+    if channel == "online" and not voting_open(round_, decided):
         raise VoteRefused("closed")
-    if channel == "paper" and not paper_open(round_, moment):
+    if channel == "paper" and not paper_open(round_, decided):
         raise VoteRefused("closed")
     if round_.results_published_at is not None:
         raise VoteRefused("closed")
@@ -628,6 +645,7 @@ def compute_results(session: Session, round_: Round) -> list[ListResult]:
     """Count every list of a closed round with its rule and store the outcome (audited)."""
     from portal.voting.tally import tally_list
 
+    round_ = lock_round(session, round_.id)  # waits for ballots in flight; stops new ones
     if not results_allowed(round_):
         raise VoteRefused("voting-not-closed")
     if round_.results_published_at is not None:

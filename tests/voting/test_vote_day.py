@@ -1,0 +1,144 @@
+"""Vote day: brute force from one address, closing the count while ballots arrive."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from portal.budgeting.models import Ballot, Participation
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    return {"ELIGIBILITY_IP_RATE_LIMIT": "5 per 15 minutes"}
+
+
+def test_eligibility_guesses_from_one_address_are_limited_across_sessions_and_ruts(
+    voting_round: Any, app: Any
+) -> None:
+    """A fresh browser and a different RUT each time: the per-address limit still holds."""
+    vr = voting_round()
+    statuses = []
+    for i in range(7):
+        client = app.test_client()
+        statuses.append(
+            client.post(
+                f"{vr.base}/votar",
+                data={
+                    "csrf_token": csrf_token(client, f"{vr.base}/votar"),
+                    "rut": vr.residents[i].rut,
+                    "birth_date": "1900-01-01",
+                },
+            ).status_code
+        )
+    assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
+    # From another address the right answer still gets through.
+    other = app.test_client()
+    resident = vr.residents[10]
+    response = other.post(
+        f"{vr.base}/votar",
+        data={
+            "csrf_token": csrf_token(other, f"{vr.base}/votar"),
+            "rut": resident.rut,
+            "birth_date": resident.birth.isoformat(),
+        },
+        environ_base={"REMOTE_ADDR": "127.0.0.9"},
+    )
+    assert response.status_code == 302
+
+
+def test_counting_is_atomic_with_ballots_in_flight(voting_round: Any, app: Any, db: Any) -> None:
+    """Paper ballots arrive while staff count: each is counted, or refused as closed."""
+    from datetime import timedelta
+
+    from portal.budgeting.models import Round
+    from portal.database import utcnow
+    from portal.voting.ballots import Section
+    from portal.voting.models import ListResult
+    from portal.voting.services import Voter, VoteRefused, cast_ballot, compute_results
+
+    vr = voting_round(method="approval", min_selections=1, max_selections=1, districts=False)
+    round_id = vr.round.id
+    project_id = next(iter(vr.projects.values())).id
+    round_ = db.session.get(Round, round_id)
+    round_.results_start = utcnow() - timedelta(minutes=1)  # voting closed; the count is next
+    db.session.commit()
+    voters = 16
+    outcomes: list[str] = []
+
+    def cast(i: int) -> None:
+        with app.app_context():
+            from portal.extensions import db as database
+
+            r = database.session.get(Round, round_id)
+            voter = Voter(round_id, f"hash-{i:03d}", None, "30-44")
+            try:
+                cast_ballot(
+                    database.session,
+                    r,
+                    voter,
+                    {"comuna": Section({project_id: 1})},
+                    channel="paper",
+                )
+                outcomes.append("counted")
+            except VoteRefused as refused:
+                outcomes.append(refused.code)
+            database.session.remove()
+
+    def count() -> None:
+        with app.app_context():
+            from portal.extensions import db as database
+
+            for _attempt in range(20):
+                try:
+                    database.session.rollback()
+                    compute_results(database.session, database.session.get(Round, round_id))
+                    database.session.commit()
+                    break
+                except OperationalError:  # SQLite: a ballot committed since this began
+                    database.session.rollback()
+            database.session.remove()
+
+    barrier = threading.Barrier(voters + 1)
+
+    def run(target: Any, *args: Any) -> None:
+        barrier.wait()
+        target(*args)
+
+    threads = [threading.Thread(target=run, args=(cast, i)) for i in range(voters)]
+    threads.insert(voters // 2, threading.Thread(target=run, args=(count,)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    db.session.expire_all()
+    assert set(outcomes) <= {"counted", "closed"}, outcomes
+    assert len(outcomes) == voters
+    counted = outcomes.count("counted")
+    ballots = db.session.scalar(select(func.count()).select_from(Ballot))
+    participations = db.session.scalar(select(func.count()).select_from(Participation))
+    result = db.session.scalar(select(ListResult).where(ListResult.round_id == round_id))
+    assert result is not None, "the count never ran"
+    assert ballots == participations == counted
+    assert result.voters == counted  # no confirmed ballot escaped the count
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"), [("es_CL", "Servicio no disponible"), ("en", "Service unavailable")]
+)
+def test_a_lost_database_is_a_translated_503(app: Any, client: Any, lang: str, text: str) -> None:
+    from sqlalchemy.exc import DisconnectionError
+
+    @app.route("/_caida")
+    def down() -> str:
+        raise DisconnectionError("server closed the connection")
+
+    client.set_cookie("lang", lang)
+    response = client.get("/_caida")
+    assert response.status_code == 503
+    assert text in response.get_data(as_text=True)
