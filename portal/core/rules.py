@@ -369,9 +369,13 @@ class _MES:
                 ub[i] = E
                 vals[i] = (E, rho, money)
                 if bestE is None or bestE < E:
-                    if not exact and bestE is not None and E - bestE <= TOL * E:
-                        if not (is_exact and best_exact):
-                            raise _NeedExact
+                    if (
+                        not exact
+                        and bestE is not None
+                        and E - bestE <= TOL * E
+                        and not (is_exact and best_exact)
+                    ):
+                        raise _NeedExact
                     if bestE is not None and (exact or E - bestE > TOL * E):
                         best = []
                     if not best or exact or E - bestE > TOL * E:

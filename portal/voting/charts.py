@@ -35,7 +35,7 @@ def bar_chart(
     The title's id must be unique on the page (a page may show several charts): callers pass
     a chart_id of their own, or get a fresh one.
     """
-    title_id = escape((chart_id or "chart-%d" % next(_numbers)) + "-title")
+    title_id = escape(f"{chart_id or f'chart-{next(_numbers)}'}-title")
     top = max((b.value for b in bars), default=0) or 1
     row = bar_height + 22
     height = row * len(bars) + 8
