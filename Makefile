@@ -30,11 +30,15 @@ test-postgresql:
 
 setup: $(STAMP) translations assets
 
-## assets: install Leaflet from the npm registry (package-lock.json) into static/vendor/
+## assets: install Leaflet and axe-core from the npm registry (package-lock.json); Leaflet into static/vendor/
+## (axe-core stays in node_modules/: only the browser tests read it)
 assets: static/vendor/leaflet/leaflet.js
 
-static/vendor/leaflet/leaflet.js: package.json package-lock.json
+node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
+	@touch $@
+
+static/vendor/leaflet/leaflet.js: node_modules/.installed
 	rm -rf static/vendor/leaflet
 	mkdir -p static/vendor/leaflet
 	cp -R node_modules/leaflet/dist/. static/vendor/leaflet/

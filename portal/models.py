@@ -21,7 +21,6 @@ from portal.economy.models import (  # noqa: F401
     OrganizationLocation,
 )
 from portal.geo.models import Comuna, Municipality, Region  # noqa: F401
-from portal.voting.models import ListResult, ResultLine, VotingSite  # noqa: F401
 from portal.programmes.models import (  # noqa: F401
     FundedProject,
     Milestone,
@@ -30,3 +29,4 @@ from portal.programmes.models import (  # noqa: F401
     ProjectFunding,
     ProjectPhoto,
 )
+from portal.voting.models import ListResult, ResultLine, VotingSite  # noqa: F401

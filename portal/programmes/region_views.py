@@ -134,12 +134,14 @@ def region_projects(region: str) -> str:
         programme_chart=bar_chart(
             [Bar(t.label, t.amount, money(t.amount)) for t in by_programme],
             _("Contributions by programme"),
+            chart_id="chart-programmes",
         )
         if by_programme
         else None,
         comuna_chart=bar_chart(
             [Bar(t.label, t.budget, money(t.budget)) for t in by_comuna],
             _("Budget of funded projects by comuna"),
+            chart_id="chart-comunas",
         )
         if by_comuna
         else None,

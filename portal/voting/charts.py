@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,16 +19,31 @@ class Bar:
     highlighted: bool = False
 
 
-def bar_chart(bars: Sequence[Bar], title: str, *, width: int = 340, bar_height: int = 22) -> Markup:
-    """Draw horizontal bars, the label above each bar so long project names fit a phone."""
+_numbers = itertools.count(1)
+
+
+def bar_chart(
+    bars: Sequence[Bar],
+    title: str,
+    *,
+    chart_id: str | None = None,
+    width: int = 340,
+    bar_height: int = 22,
+) -> Markup:
+    """Draw horizontal bars, the label above each bar so long project names fit a phone.
+
+    The title's id must be unique on the page (a page may show several charts): callers pass
+    a chart_id of their own, or get a fresh one.
+    """
+    title_id = escape(f"{chart_id or f'chart-{next(_numbers)}'}-title")
     top = max((b.value for b in bars), default=0) or 1
     row = bar_height + 22
     height = row * len(bars) + 8
     label_width = width - 4
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-labelledby="chart-title">',
-        f'<title id="chart-title">{escape(title)}</title>',
+        f'width="100%" role="img" aria-labelledby="{title_id}">',
+        f'<title id="{title_id}">{escape(title)}</title>',
     ]
     for i, bar in enumerate(bars):
         y = i * row + 4

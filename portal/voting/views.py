@@ -391,7 +391,7 @@ def result_chart(result: ListResult, title: str) -> Any:
         Bar(line.proposal.title, line.score, str(line.score), line.selected)
         for line in sorted(result.lines, key=lambda ln: (-ln.score, ln.position))
     ]
-    return bar_chart(bars, title)
+    return bar_chart(bars, title, chart_id=f"chart-list-{result.id}")
 
 
 def list_title(round_: Round, result: ListResult) -> str:

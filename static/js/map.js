@@ -14,7 +14,7 @@
     document.head.appendChild(css);
     var script = document.createElement("script");
     script.src = base + "leaflet.js";
-    script.onload = done;
+    script.onload = function () { done(); };  // not `done` itself: it would get the load event as an error
     script.onerror = function () { done(new Error("leaflet")); };
     document.head.appendChild(script);
   }

@@ -24,3 +24,14 @@ def test_chart_draws_one_bar_per_project_scaled_to_the_largest() -> None:
 
 def test_empty_chart_is_still_valid_svg() -> None:
     ET.fromstring(str(bar_chart([], "Sin votos")))
+
+
+def test_two_charts_on_one_page_have_distinct_ids() -> None:
+    svg = "{http://www.w3.org/2000/svg}"
+    first = ET.fromstring(str(bar_chart([Bar("A", 1, "1")], "Cerro Alegre")))
+    second = ET.fromstring(str(bar_chart([Bar("B", 2, "2")], "Playa Ancha")))
+    named = ET.fromstring(str(bar_chart([], "Comuna", chart_id="chart-list-7")))
+    ids = [root.find(svg + "title").get("id") for root in (first, second)]
+    assert ids[0] != ids[1]
+    assert [root.get("aria-labelledby") for root in (first, second)] == ids
+    assert named.get("aria-labelledby") == "chart-list-7-title"
