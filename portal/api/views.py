@@ -8,7 +8,7 @@ from typing import Any
 from flask import abort, current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from portal.api import bp
@@ -249,8 +249,9 @@ def show_round(round_id: int) -> Response:
 def _proposal_options() -> list[Any]:
     return [
         selectinload(Proposal.images),
-        selectinload(Proposal.organization),
-        selectinload(Proposal.implementer),
+        # Only the names are shown: leave the organizations' locations unloaded.
+        selectinload(Proposal.organization).lazyload(Organization.locations),
+        selectinload(Proposal.implementer).lazyload(Organization.locations),
     ]
 
 
@@ -457,13 +458,12 @@ def _project_options() -> list[Any]:
         selectinload(FundedProject.fundings).joinedload(ProjectFunding.programme),
         selectinload(FundedProject.milestones),
         selectinload(FundedProject.photos),
+        joinedload(FundedProject.organization).lazyload(Organization.locations),
     ]
 
 
 def _published_round_ids(projects: list[FundedProject]) -> set[int]:
     ids = {p.round_id for p in projects if p.round_id is not None}
-    if not ids:
-        return set()
     return set(
         db.session.scalars(
             select(Round.id).where(Round.id.in_(ids), Round.published_at.is_not(None))
@@ -636,7 +636,10 @@ def show_organization(organization_id: int) -> Response:
 
 
 def _fair_options() -> list[Any]:
-    return [selectinload(Fair.organizers), selectinload(Fair.vendors)]
+    return [
+        selectinload(Fair.organizers).lazyload(Organization.locations),
+        selectinload(Fair.vendors).lazyload(Organization.locations),
+    ]
 
 
 def _fair_changed(fair: Fair, now: Any) -> Any:
