@@ -56,6 +56,26 @@ PUBLIC = {
     "programmes.show_project",
     "programmes.project_json",
     "programmes.project_photo",
+    # The open data API reads published data only (tests/api checks that nothing else leaks).
+    "api.openapi",
+    "api.reference",
+    "api.list_regions",
+    "api.show_region",
+    "api.list_municipalities",
+    "api.show_municipality",
+    "api.list_rounds",
+    "api.show_round",
+    "api.list_proposals",
+    "api.show_proposal",
+    "api.show_results",
+    "api.list_programmes",
+    "api.show_programme",
+    "api.list_projects",
+    "api.show_project",
+    "api.list_organizations",
+    "api.show_organization",
+    "api.list_fairs",
+    "api.show_fair",
 }
 SIGNED_IN = {"resident", "staff_a", "staff_b", "regional_a", "regional_b", "admin"}
 STAFF_A_ENDPOINTS = [

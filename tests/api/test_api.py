@@ -40,7 +40,7 @@ def test_nothing_unpublished_appears_anywhere(client: Any, world: Any) -> None:
     """Walk every operation as anonymous, all pages, every visible id: no secret shows."""
     texts = []
     for op in OPERATIONS:
-        if op.media_type != "application/json":
+        if op.media_type != "application/json" or op.endpoint == "api.openapi":
             continue
         if "<" not in op.rule:
             bodies = walk(client, f"{API}{op.rule}?per_page=2")
@@ -164,8 +164,12 @@ def test_other_filters(client: Any, world: Any) -> None:
     assert client.get(f"{API}/organizations?q=caleta").get_json()["meta"]["total"] == 1
     assert client.get(f"{API}/organizations?region=08").get_json()["meta"]["total"] == 0
     fairs = client.get(f"{API}/fairs?comuna=05101").get_json()["data"]
-    assert [f["organizers"] for f in fairs] == [[{"id": world.visible["organization"][0], "name": "Cooperativa Caleta Portales"}]]
-    assert len(fairs[0]["next_dates"]) == 3 and fairs[0]["next_dates"][0]["start"].endswith(("-03:00", "-04:00"))
+    assert [f["organizers"] for f in fairs] == [
+        [{"id": world.visible["organization"][0], "name": "Cooperativa Caleta Portales"}]
+    ]
+    assert len(fairs[0]["next_dates"]) == 3 and fairs[0]["next_dates"][0]["start"].endswith(
+        ("-03:00", "-04:00")
+    )
 
 
 def test_conditional_requests(client: Any, world: Any) -> None:
@@ -237,7 +241,13 @@ def test_lists_need_a_fixed_number_of_queries(app: Any, client: Any, world: Any)
 
     from portal.extensions import db
 
-    for path in ("/projects", "/fairs", "/rounds", "/organizations", f"/rounds/{world.visible['round'][0]}/proposals"):
+    for path in (
+        "/projects",
+        "/fairs",
+        "/rounds",
+        "/organizations",
+        f"/rounds/{world.visible['round'][0]}/proposals",
+    ):
         counts = []
         for per_page in (1, 100):
             seen: list[str] = []
