@@ -179,6 +179,8 @@ def world(factory: Any, db: Any) -> dict[str, Any]:
         "proposal_id": proposal.id,
         "filename": "none.jpg",
         "org_id": org.id,
+        "organization_id": org.id,
+        "cut": "05",
         "fair_id": fair.id,
         "region_slug": "valparaiso",
         "list_key": "comuna",
