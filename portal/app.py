@@ -18,6 +18,7 @@ BLUEPRINTS = (
     "portal.economy",
     "portal.voting",
     "portal.programmes",
+    "portal.api",
 )
 
 

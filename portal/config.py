@@ -77,6 +77,11 @@ SETTINGS: list[Setting] = [
         "Failed voter eligibility checks allowed per client address (higher: a community centre shares one).",
     ),
     Setting(
+        "PORTAL_API_RATE_LIMIT",
+        "300 per minute",
+        "Requests to the open data API (`/api/v1`) allowed per client address.",
+    ),
+    Setting(
         "PORTAL_MAIL_SERVER",
         "(empty: write mail to instance/outbox/)",
         "SMTP host; when empty, messages are written as .eml files.",
@@ -188,6 +193,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "ELIGIBILITY_IP_RATE_LIMIT": os.environ.get(
             "PORTAL_ELIGIBILITY_IP_RATE_LIMIT", "60 per 15 minutes"
         ),
+        "API_RATE_LIMIT": os.environ.get("PORTAL_API_RATE_LIMIT", "300 per minute"),
         "MAIL_SERVER": os.environ.get("PORTAL_MAIL_SERVER", ""),
         "MAIL_PORT": int(os.environ.get("PORTAL_MAIL_PORT", "587")),
         "MAIL_USERNAME": os.environ.get("PORTAL_MAIL_USERNAME", ""),
