@@ -31,7 +31,9 @@ def write_census(path: Path, rows: int) -> None:
         for i in range(rows):
             body = str(5_000_000 + i * 37)
             rut = stdnum_rut.format(body + stdnum_rut.calc_check_digit(body))
-            out.write(f"{rut};{1 + i % 28:02d}-{1 + i % 12:02d}-{1940 + i % 70};{'Norte' if i % 2 else 'Sur'}\n")
+            out.write(
+                f"{rut};{1 + i % 28:02d}-{1 + i % 12:02d}-{1940 + i % 70};{'Norte' if i % 2 else 'Sur'}\n"
+            )
 
 
 def run(url: str, csv_path: Path, tmp: Path) -> tuple[float, float, int]:
@@ -70,9 +72,7 @@ def run(url: str, csv_path: Path, tmp: Path) -> tuple[float, float, int]:
                 ["proposals", "review", "voting", "results", "implementation", "closed"]
             )
         }
-        round_ = Round(
-            municipality_id=municipality.id, title="Bench", total_budget=2, **starts
-        )
+        round_ = Round(municipality_id=municipality.id, title="Bench", total_budget=2, **starts)
         db.session.add(round_)
         db.session.flush()
         for name in ("Norte", "Sur"):
