@@ -16,3 +16,15 @@ def fold(value: str) -> str:
     """Fold case and accents so that searches match 'Ñuñoa' with 'nunoa'."""
     ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
     return " ".join(ascii_text.lower().split())
+
+
+def is_whole_number(value: str) -> bool:
+    """Tell whether text is a plain whole number in ASCII digits ('²' and '٣' are not)."""
+    return value.isascii() and value.isdecimal()
+
+
+def csv_cell(value: object) -> object:
+    """Keep a spreadsheet from reading text as a formula (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

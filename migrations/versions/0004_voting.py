@@ -69,17 +69,25 @@ def upgrade():
     )
     with op.batch_alter_table('ballots', schema=None) as batch_op:
         batch_op.add_column(sa.Column('age_band', sa.String(length=8), nullable=True))
-        batch_op.add_column(sa.Column('site_id', sa.Integer(), nullable=True))
         batch_op.alter_column('cast_at',
                existing_type=portal.database.UTCDateTime(timezone=True),
                nullable=True)
-        batch_op.create_index(batch_op.f('ix_ballots_site_id'), ['site_id'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_ballots_site_id_voting_sites'), 'voting_sites', ['site_id'], ['id'], ondelete='SET NULL')
 
     with op.batch_alter_table('participations', schema=None) as batch_op:
         batch_op.alter_column('voted_at',
                existing_type=portal.database.UTCDateTime(timezone=True),
                nullable=True)
+        batch_op.add_column(sa.Column('age_band', sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column('site_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_participations_site_id'), ['site_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_participations_site_id_voting_sites'), 'voting_sites', ['site_id'], ['id'], ondelete='SET NULL')
+
+    if op.get_bind().dialect.name == "sqlite":
+        # A two-column key keeps a hidden rowid in insertion order: store by the key instead.
+        with op.batch_alter_table(
+            'ballot_choices', recreate='always', table_kwargs={'sqlite_with_rowid': False}
+        ):
+            pass
 
     with op.batch_alter_table('rounds', schema=None) as batch_op:
         batch_op.add_column(sa.Column('paper_conflict', sa.String(length=20), server_default='keep-first', nullable=False))
@@ -108,11 +116,21 @@ def upgrade():
         op.execute("ALTER TABLE ballots ALTER COLUMN id TYPE BIGINT")
         op.execute("ALTER TABLE ballot_choices ALTER COLUMN ballot_id TYPE BIGINT")
         op.execute("ALTER TABLE participations ALTER COLUMN ballot_id TYPE BIGINT")
+        # Participations too: a sequence would keep the order in which people voted.
+        op.execute("ALTER TABLE participations ALTER COLUMN id DROP DEFAULT")
+        op.execute("DROP SEQUENCE IF EXISTS participations_id_seq")
+        op.execute("ALTER TABLE participations ALTER COLUMN id TYPE BIGINT")
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DELETE FROM ballots")  # random ids do not fit the old integer column
+        op.execute("DELETE FROM participations")  # random ids do not fit the old integer column
+        op.execute("DELETE FROM ballots")
+        op.execute("ALTER TABLE participations ALTER COLUMN id TYPE INTEGER")
+        op.execute("CREATE SEQUENCE participations_id_seq OWNED BY participations.id")
+        op.execute(
+            "ALTER TABLE participations ALTER COLUMN id SET DEFAULT nextval('participations_id_seq')"
+        )
         op.execute("ALTER TABLE participations ALTER COLUMN ballot_id TYPE INTEGER")
         op.execute("ALTER TABLE ballot_choices ALTER COLUMN ballot_id TYPE INTEGER")
         op.execute("ALTER TABLE ballots ALTER COLUMN id TYPE INTEGER")
@@ -137,18 +155,23 @@ def downgrade():
         batch_op.drop_column('results_computed_at')
         batch_op.drop_column('paper_conflict')
 
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table('ballot_choices', recreate='always'):
+            pass
+
     with op.batch_alter_table('participations', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_participations_site_id_voting_sites'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_participations_site_id'))
+        batch_op.drop_column('site_id')
+        batch_op.drop_column('age_band')
         batch_op.alter_column('voted_at',
                existing_type=portal.database.UTCDateTime(timezone=True),
                nullable=False)
 
     with op.batch_alter_table('ballots', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_ballots_site_id_voting_sites'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_ballots_site_id'))
         batch_op.alter_column('cast_at',
                existing_type=portal.database.UTCDateTime(timezone=True),
                nullable=False)
-        batch_op.drop_column('site_id')
         batch_op.drop_column('age_band')
 
     op.drop_table('result_lines')

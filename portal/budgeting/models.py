@@ -307,10 +307,9 @@ class Ballot(Base):
     channel: Mapped[str] = mapped_column(String(10), default="online")
     receipt_code: Mapped[str] = mapped_column(String(20), unique=True)
     cast_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+    # Kept for the pabulib export's age column; publication blanks it where fewer than
+    # SMALL_GROUP ballots of the district share it, so that it cannot single anyone out.
     age_band: Mapped[str | None] = mapped_column(String(8))
-    site_id: Mapped[int | None] = mapped_column(
-        ForeignKey("voting_sites.id", ondelete="SET NULL"), index=True
-    )
 
     choices: Mapped[list[BallotChoice]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True
@@ -321,6 +320,9 @@ class BallotChoice(Base):
     """One project on a ballot: points for cumulative ballots, rank for ranked ballots."""
 
     __tablename__ = "ballot_choices"
+    # On SQLite a table with a two-column key keeps a hidden rowid in the order of insertion,
+    # which would give away the order of voting: store the rows by their key instead.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     ballot_id: Mapped[int] = mapped_column(
         RandomId, ForeignKey("ballots.id", ondelete="CASCADE"), primary_key=True
@@ -343,7 +345,10 @@ class Participation(Base):
     __tablename__ = "participations"
     __table_args__ = (UniqueConstraint("round_id", "voter_hash"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random, like ballot ids: a sequence would keep the order in which people voted.
+    id: Mapped[int] = mapped_column(
+        RandomId, primary_key=True, autoincrement=False, default=random_id
+    )
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
     voter_hash: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(10), default="online")
@@ -352,3 +357,8 @@ class Participation(Base):
         RandomId, ForeignKey("ballots.id", ondelete="SET NULL")
     )
     self_declared: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Turnout facts on the voter's side: where a paper ballot was cast, and the age band.
+    age_band: Mapped[str | None] = mapped_column(String(8))
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("voting_sites.id", ondelete="SET NULL"), index=True
+    )

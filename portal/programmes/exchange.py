@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from portal.programmes.models import FundedProject
+from portal.text import csv_cell
 
 CURRENCY = "CLP"
 ID_PREFIX = "CL-PORTAL"
@@ -151,13 +152,6 @@ def oc4ids(project: FundedProject, url: str, *, public: bool = True) -> dict[str
     return data
 
 
-def _cell(value: Any) -> Any:
-    """Keep a spreadsheet from reading text as a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def projects_csv(projects: Iterable[FundedProject], url: Any, today: Any) -> str:
     """Write projects as CSV, one row each, programmes and their amounts in one cell."""
     out = io.StringIO()
@@ -189,5 +183,5 @@ def projects_csv(projects: Iterable[FundedProject], url: Any, today: Any) -> str
             len(p.late_milestones(today)),
             url(p),
         ]
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([csv_cell(value) for value in row])
     return out.getvalue()

@@ -67,7 +67,8 @@ def _int(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if value.lstrip("-").isdigit() and len(value) <= 9:
+    digits = value.removeprefix("-")
+    if digits.isascii() and digits.isdecimal() and len(value) <= 9:
         return int(value)
     raise ValueError(value)
 

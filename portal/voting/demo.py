@@ -317,6 +317,7 @@ def _simulate_ballots(session: Session, round_: Round, count: int) -> None:
                 voter_hash=keyed_hash(f"demo-{round_.id}-{n}", "rut"),
                 channel=ballot.channel,
                 ballot_id=ballot.id,
+                age_band=ballot.age_band,
             )
         )
     session.flush()

@@ -65,6 +65,15 @@ def refusal_text(error: VoteRefused) -> str:
         "no-rut-column": lambda: _("The file needs a “rut” column and a “proyectos” column."),
         "empty-file": lambda: _("The file has no ballots."),
         "bad-csv": lambda: _("The file is not a readable CSV file."),
+        "repeated-project": lambda: _(
+            "Project %(value)s appears twice on this line.", value=v.get("value", "")
+        ),
+        "too-long": lambda: _(
+            "The file has more than %(max)d ballots: split it in parts.", max=v.get("max", 0)
+        ),
+        "no-district": lambda: _(
+            "The census gives no district for this RUT, so there is no ballot for it. Ask the municipality."
+        ),
         "bad-choice": lambda: _(
             "“%(value)s” is not a project number (with points, as 12:3).", value=v.get("value", "")
         ),

@@ -12,19 +12,21 @@ import csv
 import io
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.budgeting.models import Method, PaperConflict, Round
-from portal.text import fold
+from portal.budgeting.models import CensusEntry, Method, PaperConflict, Participation, Round
+from portal.text import fold, is_whole_number
 from portal.voting.ballots import Problem, Section
 from portal.voting.services import (
     BallotList,
     Voter,
     VoteRefused,
     _cast_once,
+    _census_voter,
     _choice_rows,
     check_ballot,
-    paper_voter,
+    voter_hash_of,
     voter_lists,
 )
 
@@ -55,12 +57,16 @@ def _read_choices(method: str, text: str) -> dict[int, int]:
     for position, part in enumerate(parts, start=1):
         if method == Method.CUMULATIVE.value:
             number, _sep, points = part.partition(":")
-            if not (number.strip().isdigit() and points.strip().isdigit()):
+            if not (is_whole_number(number.strip()) and is_whole_number(points.strip())):
                 raise VoteRefused("bad-choice", value=part[:40])
-            choices[int(number)] = choices.get(int(number), 0) + int(points)
+            if int(number) in choices:
+                raise VoteRefused("repeated-project", value=number.strip())
+            choices[int(number)] = int(points)
         else:
-            if not part.isdigit() or len(part) > 9:
+            if not is_whole_number(part) or len(part) > 9:
                 raise VoteRefused("bad-choice", value=part[:40])
+            if int(part) in choices:
+                raise VoteRefused("repeated-project", value=part)
             choices[int(part)] = position if method == Method.RANKED.value else 1
     return choices
 
@@ -105,27 +111,44 @@ def parse_paper_ballots(
     problems: list[PaperProblem] = []
     seen: dict[str, int] = {}
     lists_cache: dict[int | None, list[BallotList]] = {}
+    # One query each for the census and the ballots already cast, not two per line.
+    census = {
+        e.rut_hash: e
+        for e in session.scalars(select(CensusEntry).where(CensusEntry.round_id == round_.id))
+    }
+    voted = dict(
+        session.execute(
+            select(Participation.voter_hash, Participation.channel).where(
+                Participation.round_id == round_.id
+            )
+        ).all()
+    )
     for line_number, row in enumerate(reader, start=2):
         if line_number > MAX_ROWS + 1:
+            problems.append(PaperProblem(line_number, VoteRefused("too-long", max=MAX_ROWS)))
             break
         if not any(cell.strip() for cell in row):
             continue
         rut = row[rut_at] if rut_at < len(row) else ""
         raw_choices = row[choices_at] if choices_at < len(row) else ""
         try:
-            checked = paper_voter(session, round_, rut)
-            previous = seen.get(checked.voter.voter_hash)
+            voter_hash = voter_hash_of(rut[:20])
+            if voter_hash is None:
+                raise VoteRefused("bad-rut")
+            entry = census.get(voter_hash)
+            if entry is None:
+                raise VoteRefused("not-in-census")
+            voter = _census_voter(round_, entry)
+            previous = seen.get(voter_hash)
             if previous is not None:
                 raise VoteRefused("duplicate-rut", line=previous)
-            seen[checked.voter.voter_hash] = line_number
-            if checked.conflict == "paper":
+            seen[voter_hash] = line_number
+            conflict = voted.get(voter_hash)
+            if conflict == "paper":
                 raise VoteRefused("voted-on-paper")
-            if (
-                checked.conflict == "online"
-                and round_.paper_conflict != PaperConflict.PAPER_REPLACES.value
-            ):
+            if conflict == "online" and round_.paper_conflict != PaperConflict.PAPER_REPLACES.value:
                 raise VoteRefused("voted-online")
-            district = checked.voter.district_id
+            district = voter.district_id
             if district not in lists_cache:
                 lists_cache[district] = voter_lists(session, round_, district)
             lists = lists_cache[district]
@@ -138,7 +161,7 @@ def parse_paper_ballots(
             for list_problems in found.values():
                 problems.extend(PaperProblem(line_number, problem=p) for p in list_problems)
             continue
-        lines.append(PaperLine(line_number, checked.voter, sections))
+        lines.append(PaperLine(line_number, voter, sections))
     if not lines and not problems:
         problems.append(PaperProblem(1, VoteRefused("empty-file")))
     return lines, problems

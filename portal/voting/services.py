@@ -13,9 +13,9 @@ from __future__ import annotations
 import random
 import secrets
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -91,7 +91,8 @@ def age_reference(round_: Round) -> date:
     """Return the day at which age counts: the round's setting, else the day voting closes."""
     if round_.age_reference_date is not None:
         return round_.age_reference_date
-    return round_.results_start.astimezone(SANTIAGO).date()
+    # The last moment of voting: a round that closes at 00:00 closes on the day before.
+    return (round_.results_start - timedelta(microseconds=1)).astimezone(SANTIAGO).date()
 
 
 def age_on(birth: date, day: date) -> int:
@@ -123,6 +124,12 @@ def _census_voter(round_: Round, entry: CensusEntry) -> Voter:
     age = age_on(entry.birth_date, age_reference(round_)) if entry.birth_date else None
     if age is not None and age < round_.min_age:
         raise VoteRefused("too-young", age=round_.min_age)
+    if (
+        entry.district_id is None
+        and round_.districts
+        and round_.district_mode != DistrictMode.DISTRICT_AND_COMUNA.value
+    ):
+        raise VoteRefused("no-district")
     return Voter(round_.id, entry.rut_hash, entry.district_id, age_band(age))
 
 
@@ -354,8 +361,12 @@ def cast_ballot(
     channel: str = "online",
     site_id: int | None = None,
     now: datetime | None = None,
+    before_commit: Callable[[Session], None] | None = None,
 ) -> Cast:
     """Store a voter's ballot, replacing their earlier one; commit it.
+
+    `before_commit` adds writes that must commit with the ballot (the audit entry of a paper
+    ballot typed in by staff).
 
     This service owns its transaction, because the one-ballot rule is kept by the database: the
     first statement updates the voter's participation (taking its row lock on PostgreSQL and the
@@ -370,6 +381,8 @@ def cast_ballot(
             cast = _cast_once(
                 session, round_id, voter, rows, channel=channel, site_id=site_id, now=now
             )
+            if before_commit is not None:
+                before_commit(session)
             session.commit()
             return cast
         except IntegrityError:
@@ -441,6 +454,8 @@ def _cast_once(
             channel=channel,
             voted_at=moment,
             self_declared=voter.self_declared,
+            age_band=voter.age_band,
+            site_id=site_id,
         )
         session.add(participation)
         session.flush()  # raises IntegrityError when a concurrent first ballot got here first
@@ -452,7 +467,6 @@ def _cast_once(
         receipt_code=new_receipt(),
         cast_at=moment,
         age_band=voter.age_band,
-        site_id=site_id,
     )
     session.add(ballot)
     session.flush()
@@ -463,7 +477,7 @@ def _cast_once(
     session.execute(
         update(Participation)
         .where(Participation.id == participation_id)
-        .values(ballot_id=ballot.id, channel=channel)
+        .values(ballot_id=ballot.id, channel=channel, site_id=site_id)
     )
     return Cast(ballot.receipt_code, replaced)
 
@@ -557,34 +571,37 @@ def paper_voter(session: Session, round_: Round, rut: str) -> PaperVoter:
     return PaperVoter(voter, conflict)
 
 
-def record_paper_entry(
-    session: Session, round_: Round, site: VotingSite | None, count: int
-) -> None:
+def record_paper_entry(session: Session, round_: Round, site_name: str | None, count: int) -> None:
     """Audit paper ballots typed in, without who voted or what they chose."""
     record(
         session,
         "paper_ballot.enter",
         "round",
         round_.id,
-        after={"site": site.name if site else None, "ballots": count},
+        after={"site": site_name, "ballots": count},
         **_scope(round_),
     )
 
 
 def turnout(session: Session, round_: Round) -> dict[str, Any]:
-    """Count the ballots in the count: by channel, district and age band."""
-    rows = session.execute(
-        select(Ballot.channel, Ballot.district_id, Ballot.age_band, func.count())
-        .where(Ballot.round_id == round_.id)
-        .group_by(Ballot.channel, Ballot.district_id, Ballot.age_band)
-    ).all()
+    """Count who took part: by channel and age band (participations) and district (ballots)."""
     by_channel: dict[str, int] = defaultdict(int)
-    by_district: dict[int | None, int] = defaultdict(int)
     by_age: dict[str, int] = defaultdict(int)
-    for channel, district_id, band, count in rows:
+    for channel, band, count in session.execute(
+        select(Participation.channel, Participation.age_band, func.count())
+        .where(Participation.round_id == round_.id)
+        .group_by(Participation.channel, Participation.age_band)
+    ):
         by_channel[channel] += count
-        by_district[district_id] += count
         by_age[band or "?"] += count
+    by_district = {
+        district_id: count
+        for district_id, count in session.execute(
+            select(Ballot.district_id, func.count())
+            .where(Ballot.round_id == round_.id)
+            .group_by(Ballot.district_id)
+        )
+    }
     census = (
         session.scalar(
             select(func.count()).select_from(CensusEntry).where(CensusEntry.round_id == round_.id)
@@ -596,7 +613,7 @@ def turnout(session: Session, round_: Round) -> dict[str, Any]:
         "online": by_channel.get("online", 0),
         "paper": by_channel.get("paper", 0),
         "census": census,
-        "by_district": dict(by_district),
+        "by_district": by_district,
         "by_age": dict(sorted(by_age.items(), key=lambda kv: _band_order(kv[0]))),
     }
 
@@ -650,6 +667,8 @@ def compute_results(session: Session, round_: Round) -> list[ListResult]:
         raise VoteRefused("voting-not-closed")
     if round_.results_published_at is not None:
         raise VoteRefused("already-published")
+    # Voting is over and no ballot will change again: nothing needs the voters' links any more.
+    seal_ballots(session, round_)
     session.execute(delete(ListResult).where(ListResult.round_id == round_.id))
     session.flush()
     stored = []
@@ -711,17 +730,26 @@ def compute_results(session: Session, round_: Round) -> list[ListResult]:
     return stored
 
 
-def publish_results(session: Session, round_: Round, actor: Any = None) -> None:
-    """Publish computed results and destroy the link between voters and ballots (audited)."""
-    if round_.results_computed_at is None:
-        raise VoteRefused("not-computed")
-    if round_.results_published_at is not None:
-        raise VoteRefused("already-published")
-    now = utcnow()
-    round_.results_published_at = now
-    # Erase the link and the times; rewrite the participations in a random order so that not
-    # even the physical order of the rows keeps the order of voting.
-    ids = list(session.scalars(select(Participation.id).where(Participation.round_id == round_.id)))
+SMALL_GROUP = 5  # an age band shared by fewer ballots of a district is blanked when sealed
+
+
+def seal_ballots(session: Session, round_: Round) -> None:
+    """Cut every link between voters and ballots once voting has closed (safe to repeat).
+
+    The participations lose their ballot and time and are rewritten in a random order (so that
+    not even the physical order of the rows keeps the order of voting), the ballots lose their
+    time, and an age band shared by fewer than SMALL_GROUP ballots of a district is blanked, so
+    that the ballots (and the pabulib export) cannot single out, say, the one 14-year-old voter
+    of a sector. Turnout by age comes from the participations, which keep the band.
+    """
+    ids = list(
+        session.scalars(
+            select(Participation.id).where(
+                Participation.round_id == round_.id,
+                (Participation.ballot_id.is_not(None)) | (Participation.voted_at.is_not(None)),
+            )
+        )
+    )
     random.SystemRandom().shuffle(ids)
     if ids:
         session.execute(
@@ -734,6 +762,35 @@ def publish_results(session: Session, round_: Round, actor: Any = None) -> None:
         .values(cast_at=None)
         .execution_options(synchronize_session=False)
     )
+    small = session.execute(
+        select(Ballot.district_id, Ballot.age_band)
+        .where(Ballot.round_id == round_.id, Ballot.age_band.is_not(None))
+        .group_by(Ballot.district_id, Ballot.age_band)
+        .having(func.count() < SMALL_GROUP)
+    ).all()
+    for district_id, band in small:
+        in_district = (
+            Ballot.district_id.is_(None)
+            if district_id is None
+            else Ballot.district_id == district_id
+        )
+        session.execute(
+            update(Ballot)
+            .where(Ballot.round_id == round_.id, in_district, Ballot.age_band == band)
+            .values(age_band=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def publish_results(session: Session, round_: Round, actor: Any = None) -> None:
+    """Publish computed results, with every voter-ballot link cut (audited)."""
+    round_ = lock_round(session, round_.id)  # two clicks at once publish once
+    if round_.results_computed_at is None:
+        raise VoteRefused("not-computed")
+    if round_.results_published_at is not None:
+        raise VoteRefused("already-published")
+    round_.results_published_at = utcnow()
+    seal_ballots(session, round_)
     record(session, "round.publish_results", "round", round_.id, actor=actor, **_scope(round_))
     _fund_winners(session, round_, actor)
 

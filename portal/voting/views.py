@@ -23,16 +23,18 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from portal.accounts.auth import municipal_staff_required
 from portal.accounts.forms import ConfirmForm
-from portal.budgeting.models import Ballot, Method, Round
+from portal.budgeting.models import Method, Participation, Round
 from portal.budgeting.phases import current_phase
 from portal.budgeting.views import _staff_round, public_municipality, public_round
 from portal.extensions import db, limiter
 from portal.geo.models import Municipality
 from portal.i18n import money
+from portal.text import csv_cell, is_whole_number
 from portal.voting import bp
 from portal.voting.ballots import Method as BallotMethod
 from portal.voting.ballots import Problem, Section, problems_are_unique, read_section
@@ -52,8 +54,10 @@ from portal.voting.services import (
     BallotList,
     Voter,
     VoteRefused,
+    _census_voter,
     add_site,
     cast_ballot,
+    census_entry,
     check_ballot,
     check_census,
     check_linked_account,
@@ -227,7 +231,7 @@ def declare(slug: str, round_id: int) -> str | Response:
         if round_.districts:
             ids = {d.id for d in round_.districts}
             raw = form.district.data or ""
-            district_id = int(raw) if raw.isdigit() and int(raw) in ids else None
+            district_id = int(raw) if is_whole_number(raw) and int(raw) in ids else None
             if district_id is None:
                 form.district.errors = [_("Choose your district.")]
         if not form.district.errors:
@@ -429,7 +433,8 @@ def results_csv(slug: str, round_id: int) -> Response:
     for result in stored:
         for line in result.lines:
             writer.writerow(
-                [
+                csv_cell(value)
+                for value in [
                     result.list_key,
                     result.district.name if result.district else "",
                     line.proposal_id,
@@ -523,7 +528,7 @@ def _site_choices(round_: Round) -> list[tuple[str, str]]:
 
 
 def _site(round_: Round, raw: str | None) -> VotingSite | None:
-    if not raw or not raw.isdigit():
+    if not raw or not is_whole_number(raw) or len(raw) > 18:
         return None
     site = db.session.get(VotingSite, int(raw))
     return site if site is not None and site.round_id == round_.id else None
@@ -565,9 +570,9 @@ def _paper_by_site(round_: Round) -> dict[int | None, int]:
     return {
         site_id: count
         for site_id, count in db.session.execute(
-            select(Ballot.site_id, func.count())
-            .where(Ballot.round_id == round_.id, Ballot.channel == "paper")
-            .group_by(Ballot.site_id)
+            select(Participation.site_id, func.count())
+            .where(Participation.round_id == round_.id, Participation.channel == "paper")
+            .group_by(Participation.site_id)
         )
     }
 
@@ -595,7 +600,7 @@ def enter_paper(slug: str, round_id: int) -> str | Response:
             voter_form.rut.errors = [refusal_text(refused)]
         else:
             site = _site(round_, voter_form.site.data)
-            token = _serializer().dumps(checked.voter.to_session())
+            token = _serializer().dumps({"r": round_.id, "h": checked.voter.voter_hash})
             ballot_form = PaperBallotForm(formdata=None, voter=token, site=site.id if site else "")
             return render_template(
                 "voting/paper_ballot.html",
@@ -618,7 +623,16 @@ def _paper_ballot_step(round_: Round, context: dict[str, Any]) -> str | Response
         data = _serializer().loads(form.voter.data or "", max_age=3600)
     except BadSignature:
         abort(400)
-    voter = Voter.from_session(round_.id, data)
+    if not isinstance(data, dict) or data.get("r") != round_.id:
+        abort(400)  # a token of another round
+    entry = census_entry(db.session, round_, str(data.get("h", "")))
+    if entry is None:
+        abort(400)
+    try:  # the census again: district and age as they stand now
+        voter = _census_voter(round_, entry)
+    except VoteRefused as refused:
+        flash(refusal_text(refused), "error")
+        return redirect(url_for("voting.enter_paper", slug=g.municipality.slug, round_id=round_.id))
     site = _site(round_, form.site.data)
     lists = voter_lists(db.session, round_, voter.district_id)
     sections, read_problems = read_ballot(round_, lists)
@@ -626,6 +640,7 @@ def _paper_ballot_step(round_: Round, context: dict[str, Any]) -> str | Response
     if read_problems:
         found.setdefault(lists[0].key if lists else "comuna", []).extend(read_problems)
     if not found:
+        round_id, site_name = round_.id, site.name if site else None
         try:
             cast = cast_ballot(
                 db.session,
@@ -634,14 +649,14 @@ def _paper_ballot_step(round_: Round, context: dict[str, Any]) -> str | Response
                 sections,
                 channel="paper",
                 site_id=site.id if site else None,
+                before_commit=lambda session: record_paper_entry(
+                    session, session.get(Round, round_id), site_name, 1
+                ),
             )
         except VoteRefused as refused:
             db.session.rollback()
             flash(refusal_text(refused), "error")
         else:
-            round_ = db.session.get(Round, round_.id)  # type: ignore[assignment]
-            record_paper_entry(db.session, round_, site, 1)
-            db.session.commit()
             if cast.replaced == "online":
                 flash(
                     _("Paper ballot counted; it replaces this person's online ballot."), "success"
@@ -710,10 +725,13 @@ def import_paper(slug: str, round_id: int) -> str | Response:
                         db.session, round_, lines, site.id if site else None
                     )
                     round_ = db.session.get(Round, round_id)  # type: ignore[assignment]
-                    record_paper_entry(db.session, round_, site, count)
+                    record_paper_entry(db.session, round_, site.name if site else None, count)
                     db.session.commit()
-                except VoteRefused as refused:
+                except (VoteRefused, IntegrityError) as error:
+                    # A voter of the file voted online meanwhile, or voting closed: nothing is
+                    # written, and checking the file again names the line.
                     db.session.rollback()
+                    refused = error if isinstance(error, VoteRefused) else VoteRefused("busy")
                     problems = [refusal_text(refused)]
                 else:
                     flash(
@@ -733,7 +751,7 @@ def import_paper(slug: str, round_id: int) -> str | Response:
 @bp.app_template_filter("points_left")
 def points_left(chosen: dict[int, str], round_: Round) -> int:
     """Return the points a cumulative voter has left, from what the form shows."""
-    used = sum(int(v) for v in chosen.values() if v.isdigit())
+    used = sum(int(v) for v in chosen.values() if is_whole_number(v))
     return max((round_.points_total or 0) - used, 0)
 
 

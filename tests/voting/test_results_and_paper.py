@@ -375,3 +375,50 @@ def test_a_paper_file_that_is_not_csv_gets_a_message(
         assert "no se importó" in response.get_data(as_text=True) or "no es" in response.get_data(
             as_text=True
         )
+
+
+def test_a_paper_token_of_another_round_is_refused(
+    voting_round: Any, app: Any, factory: Any, db: Any
+) -> None:
+    vr = voting_round()
+    staff = staff_client(app, factory, vr.municipality)
+    step1 = post_form(
+        staff,
+        f"{vr.staff_base}/papeletas/ingresar",
+        {"rut": vr.residents[0].rut, "site": ""},
+        token_from=f"{vr.staff_base}/papeletas/ingresar",
+    ).get_data(as_text=True)
+    token = step1.split('name="voter" type="hidden" value="')[1].split('"')[0]
+    other = factory.round(vr.municipality, phase="voting", title="Otra ronda")
+    url = f"/gestion/{vr.municipality.slug}/rondas/{other.id}/papeletas/ingresar"
+    response = staff.post(
+        url,
+        data={"csrf_token": csrf_token(staff, url), "voter": token, "step": "ballot", "site": ""},
+    )
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+
+
+def test_a_repeated_project_in_a_ranked_line_is_an_error(
+    voting_round: Any, app: Any, factory: Any, db: Any
+) -> None:
+    vr = voting_round(method="ranked", rank_k=3, min_selections=1, max_selections=None)
+    staff = staff_client(app, factory, vr.municipality)
+    a, b = vr.projects["Techado feria Cerro Alegre"].id, vr.projects["Taller de oficios"].id
+    url = f"{vr.staff_base}/papeletas/importar"
+    response = staff.post(
+        url,
+        data={
+            "csrf_token": csrf_token(staff, url),
+            "file": (
+                io.BytesIO(f"rut;proyectos\n{vr.residents[0].rut};{a}|{b}|{a}\n".encode()),
+                "p.csv",
+            ),
+            "site": "",
+        },
+        content_type="multipart/form-data",
+    )
+    assert "Línea 2: El proyecto" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0

@@ -368,3 +368,31 @@ def test_staff_cannot_read_a_voters_choices_after_publication(
     # Ballot ids are random, so their order says nothing about the order of voting.
     ids = [b["id"] for b in ballots]
     assert max(ids) > 10**9
+    # Participation ids are random too, so neither side keeps the order of voting...
+    assert max(p["id"] for p in participations) > 10**9
+    # ...and on SQLite no hidden rowid of the choices does either.
+    if db.engine.dialect.name == "sqlite":
+        with pytest.raises(Exception, match="rowid"):
+            db.session.execute(text("SELECT rowid FROM ballot_choices")).all()
+        db.session.rollback()
+    # Six voters in two districts: every age band is a group under five, so none is left.
+    assert all(b["age_band"] is None for b in ballots)
+    assert any(p["age_band"] for p in participations)  # turnout by age keeps it
+
+
+def test_odd_digits_in_the_declaration_are_a_message_not_an_error(
+    voting_round: Any, client: Any
+) -> None:
+    vr = voting_round(eligibility="census-or-declared")
+    response = client.post(
+        f"{vr.base}/declarar",
+        data={
+            "csrf_token": csrf_token(client, f"{vr.base}/declarar"),
+            "rut": "22.222.222-2",
+            "birth_date": "1990-02-02",
+            "district": "²",
+            "sworn": "y",
+        },
+    )
+    assert response.status_code == 200
+    assert "Elige tu sector" in response.get_data(as_text=True)
