@@ -47,7 +47,7 @@ static/vendor/leaflet/leaflet.js: node_modules/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,redis]"
 	@touch $(STAMP)
 
 translations: $(STAMP)

@@ -3,6 +3,9 @@
     python benchmarks/voteday.py --backend sqlite
     python benchmarks/voteday.py --backend postgresql --database-url postgresql+psycopg://...
     python benchmarks/voteday.py --backend postgresql --kill-worker   # SIGKILL a worker mid-run
+    python benchmarks/voteday.py --backend postgresql --two-instances --redis-url redis://127.0.0.1:6390/0
+    python benchmarks/voteday.py --own-postgres --kill-master        # whole gunicorn SIGKILLed, restarted
+    python benchmarks/voteday.py --own-postgres --restart-postgres    # pg_ctl restart mid-run
 
 It builds a round open for voting with a census of --voters residents (through the services),
 serves the portal with gunicorn on 127.0.0.1, and runs distinct voters through
@@ -17,11 +20,14 @@ Only loopback is ever targeted. The database named by --database-url is wiped.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import http.client
 import json
 import multiprocessing as mp
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -32,7 +38,7 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -179,8 +185,8 @@ def count_queries(app: Any, info: dict[str, Any]) -> dict[str, int]:
 # ----------------------------------------------------------------------------- the server
 
 
-def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
-    command = [
+def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
+    return [
         str(REPO / ".venv/bin/gunicorn"),
         "--workers", str(workers),
         "--worker-class", "gthread",
@@ -190,18 +196,50 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subproce
         "--log-level", "warning",
         "wsgi:app",
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=REPO, env=env)
-    for _ in range(200):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/salud")
-            if conn.getresponse().status == 200:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
+
+
+def healthy(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/salud")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+class Server:
+    """One portal instance: a gunicorn master of its own (own process group, own folder)."""
+
+    def __init__(self, env: dict, port: int, workers: int, threads: int) -> None:
+        self.env, self.port, self.workers, self.threads = env, port, workers, threads
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        command = gunicorn_command(self.port, self.workers, self.threads)
+        self.process = subprocess.Popen(command, cwd=REPO, env=self.env, start_new_session=True)
+        for _ in range(300):
+            if healthy(self.port):
+                return
+            time.sleep(0.05)
+        self.process.kill()
+        raise SystemExit(f"gunicorn did not start on port {self.port}")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill_all(self) -> None:
+        """SIGKILL the master and its workers at once, as a crash of the whole instance."""
+        os.killpg(self.pid, signal.SIGKILL)
+        assert self.process is not None
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
 
 
 def worker_pids(master: int) -> list[int]:
@@ -227,46 +265,150 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+class OwnPostgres:
+    """A PostgreSQL cluster of the benchmark's own, so that it may restart it."""
+
+    def __init__(self, port: int) -> None:
+        self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name)[
+            -1
+        ]
+        self.dir = Path(tempfile.mkdtemp(prefix="voteday-pg-"))
+        self.port = port
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_postgres:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self.run("initdb", "-D", str(self.dir / "data"), "-U", "postgres", "-A", "trust")
+        self.pg_ctl("start")
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+    def run(self, tool: str, *args: str) -> None:
+        subprocess.run(
+            [*self.as_postgres, str(self.bin / tool), *args], check=True, capture_output=True
+        )
+
+    def pg_ctl(self, action: str, *extra: str) -> None:
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        )
+        self.run(
+            "pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w",
+            "-o", options, *extra, action,
+        )  # fmt: skip
+
+    def restart(self) -> None:
+        self.pg_ctl("restart", "-m", "fast")
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 # ----------------------------------------------------------------------------- the voters
 
 
-class Browser:
-    """One keep-alive connection and a cookie: what a phone keeps between pages."""
+class Connection:
+    """Raw HTTP/1.1 keep-alive over asyncio streams: cheap enough to load two workers."""
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.cookie = ""
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str, str]:
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        body = None
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def _exchange(self, head: bytes) -> tuple[int, dict[str, Any], bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        self.writer.write(head)
+        line = await self.reader.readline()
+        if not line:
+            raise ConnectionError("closed")
+        status = int(line.split(None, 2)[1])
+        headers: dict[str, Any] = {"set-cookie": []}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            key, value = key.strip().lower(), value.strip()
+            if key == "set-cookie":
+                headers["set-cookie"].append(value)
+            else:
+                headers[key] = value
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int((await self.reader.readline()).split(b";")[0], 16)
+                if size == 0:
+                    await self.reader.readline()
+                    break
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readline()
+            body = b"".join(parts)
+        else:
+            body = await self.reader.read()
+            self.close()
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers, body
+
+    async def request(
+        self, method: str, path: str, cookie: str, body: bytes | None = None
+    ) -> tuple[int, dict[str, Any], bytes]:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
+        if cookie:
+            lines.append(f"Cookie: {cookie}")
+        if body is not None:
+            lines.append("Content-Type: application/x-www-form-urlencoded")
+            lines.append(f"Content-Length: {len(body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+        # A keep-alive connection the server closed meanwhile is retried once, as browsers do.
         for attempt in range(2):
             try:
-                self.conn.request(method, path, body=body, headers=headers)
-                response = self.conn.getresponse()
-                text = response.read().decode("utf-8", "replace")
-                break
-            except (OSError, http.client.HTTPException):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                return await asyncio.wait_for(self._exchange(head), 30)
+            except (
+                OSError,
+                ConnectionError,
+                asyncio.IncompleteReadError,
+                TimeoutError,
+                ValueError,
+            ):
+                self.close()
                 if attempt == 1:
-                    return 0, "", ""
-        cookie = response.getheader("Set-Cookie")
-        if cookie:
-            self.cookie = cookie.split(";", 1)[0]
-        return response.status, response.getheader("Location") or "", text
+                    return 0, {}, b""
+        raise AssertionError("unreachable")
 
 
-def vote_flow(port: int, info: dict, n: int, record: Any) -> str | None:
-    """Run one voter through the flow; return the receipt shown, or None."""
-    browser = Browser(port)
+CSRF_B = re.compile(rb'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+RECEIPT_B = re.compile(rb"\b([2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4})\b")
+EXPECT = {"home": 200, "round": 200, "check_page": 200, "check": 302,
+          "ballot_page": 200, "submit": 302, "confirmation": 200}  # fmt: skip
+OUTAGE_STATUSES = {0, 502, 503}
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {s: [] for s in STEPS}
+        self.errors: dict[str, int] = {}
+        self.outage: dict[str, int] = {}  # answers during a fault, retried like a reload
+        self.outage_503_translated = 0
+        self.receipts: list[str] = []
+        self.ended: list[float] = []
+        self.requests = 0
+
+
+async def vote_flow(ports: list[int], info: dict, n: int, stats: Stats, patience: float) -> None:
+    """One voter through the flow; each request goes to the next instance in turn."""
+    connections = [Connection(p) for p in ports]
+    jar: dict[str, str] = {}
     base = f"/{info['slug']}/rondas/{info['round_id']}"
-    expect = {"home": 200, "round": 200, "check_page": 200, "check": 302,
-              "ballot_page": 200, "submit": 302, "confirmation": 200}  # fmt: skip
     project = info["projects"][n % len(info["projects"])]
     plan = [
         ("home", "GET", "/", None),
@@ -278,63 +420,86 @@ def vote_flow(port: int, info: dict, n: int, record: Any) -> str | None:
         ("confirmation", "GET", f"{base}/voto-registrado", None),
     ]
     token = ""
-    receipt = None
-    for name, method, path, form_kind in plan:
-        form = None
-        if form_kind == "check":
-            form = {"csrf_token": token, "rut": make_rut(n), "birth_date": birth(n).isoformat()}
-        elif form_kind == "ballot":
-            form = {"csrf_token": token, "comuna-p": str(project)}
-        started = time.perf_counter()
-        status, _location, text = browser.request(method, path, form)
-        record(name, time.perf_counter() - started, status == expect[name], status)
-        if status != expect[name]:
-            browser.conn.close()
-            return None
-        match = CSRF_RE.search(text)
-        if match:
-            token = match.group(1)
-        if name == "confirmation":
-            found = RECEIPT_RE.search(text)
-            receipt = found.group(1) if found else None
-    browser.conn.close()
-    return receipt
+    try:
+        for i, (name, method, path, form_kind) in enumerate(plan):
+            body = None
+            if form_kind == "check":
+                rut, born = make_rut(n), birth(n).isoformat()
+                body = urlencode({"csrf_token": token, "rut": rut, "birth_date": born}).encode()
+            elif form_kind == "ballot":
+                body = urlencode({"csrf_token": token, "comuna-p": str(project)}).encode()
+            connection = connections[(n + i) % len(connections)]
+            deadline = time.monotonic() + patience
+            while True:
+                cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+                started = time.perf_counter()
+                status, headers, text = await connection.request(method, path, cookie, body)
+                seconds = time.perf_counter() - started
+                stats.requests += 1
+                for value in headers.get("set-cookie", []):
+                    key, _, rest = value.partition("=")
+                    jar[key] = rest.split(";", 1)[0]
+                if status == EXPECT[name]:
+                    stats.samples[name].append(seconds)
+                    break
+                if patience and status in OUTAGE_STATUSES and time.monotonic() < deadline:
+                    key = f"{name}:{status}"
+                    stats.outage[key] = stats.outage.get(key, 0) + 1
+                    if status == 503 and b"Servicio no disponible" in text:
+                        stats.outage_503_translated += 1
+                    await asyncio.sleep(0.2)
+                    continue
+                key = f"{name}:{status}"
+                stats.errors[key] = stats.errors.get(key, 0) + 1
+                return
+            match = CSRF_B.search(text)
+            if match:
+                token = match.group(1).decode()
+            if name == "confirmation":
+                found = RECEIPT_B.search(text)
+                if found:
+                    stats.receipts.append(found.group(1).decode())
+                    stats.ended.append(time.time())
+    finally:
+        for c in connections:
+            c.close()
 
 
-def load_process(port: int, info: dict, voters: list[int], threads: int, until: float, out: Any):
-    """One load process: threads take voters from a list until the time is up."""
-    lock = threading.Lock()
-    samples: dict[str, list[float]] = {s: [] for s in STEPS}
-    errors: dict[str, int] = {}
-    receipts: list[str] = []
-    flows = {"done": 0, "ended": []}
-    queue = list(voters)
+async def run_voters(
+    ports: list[int], info: dict, voters: list[int], concurrency: int, until: float, patience: float
+) -> Stats:
+    stats = Stats()
+    queue = list(reversed(voters))
 
-    def record(step: str, seconds: float, ok: bool, status: int) -> None:
-        with lock:
-            samples[step].append(seconds)
-            if not ok:
-                errors[f"{step}:{status}"] = errors.get(f"{step}:{status}", 0) + 1
+    async def voter_slot() -> None:
+        while time.time() < until and queue:
+            await vote_flow(ports, info, queue.pop(), stats, patience)
 
-    def run() -> None:
-        while time.time() < until:
-            with lock:
-                if not queue:
-                    return
-                n = queue.pop()
-            receipt = vote_flow(port, info, n, record)
-            with lock:
-                if receipt:
-                    receipts.append(receipt)
-                    flows["done"] += 1
-                    flows["ended"].append(time.time())
+    await asyncio.gather(*(voter_slot() for _ in range(concurrency)))
+    return stats
 
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    out.put({"samples": samples, "errors": errors, "receipts": receipts, "ended": flows["ended"]})
+
+def load_process(
+    ports: list[int], info: dict, voters: list[int], concurrency: int, until: float,
+    patience: float, out: Any,
+) -> None:  # fmt: skip
+    """One load process: an asyncio loop with `concurrency` voters at a time."""
+    import resource
+
+    stats = asyncio.run(run_voters(ports, info, voters, concurrency, until, patience))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.put(
+        {
+            "samples": stats.samples,
+            "errors": stats.errors,
+            "outage": stats.outage,
+            "outage_503_translated": stats.outage_503_translated,
+            "receipts": stats.receipts,
+            "ended": stats.ended,
+            "requests": stats.requests,
+            "cpu": usage.ru_utime + usage.ru_stime,
+        }
+    )
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -344,26 +509,60 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def failed_check_probe(ports: list[int], info: dict, tries: int) -> list[int]:
+    """One browser sends wrong answers in turn to each instance: the shared limit must hold."""
+
+    async def probe() -> list[int]:
+        connections = [Connection(p) for p in ports]
+        jar: dict[str, str] = {}
+        base = f"/{info['slug']}/rondas/{info['round_id']}"
+        statuses = []
+        for i in range(tries):
+            connection = connections[i % len(connections)]
+            cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+            _s, headers, page = await connection.request("GET", f"{base}/votar", cookie)
+            for value in headers.get("set-cookie", []):
+                key, _, rest = value.partition("=")
+                jar[key] = rest.split(";", 1)[0]
+            match = CSRF_B.search(page)
+            token = match.group(1).decode() if match else ""
+            form = {"csrf_token": token, "rut": make_rut(2_000_000 + os.getpid() % 1000),
+                    "birth_date": "1900-01-01"}  # fmt: skip
+            cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+            status, headers, _p = await connection.request(
+                "POST", f"{base}/votar", cookie, urlencode(form).encode()
+            )
+            for value in headers.get("set-cookie", []):
+                key, _, rest = value.partition("=")
+                jar[key] = rest.split(";", 1)[0]
+            statuses.append(status)
+        for c in connections:
+            c.close()
+        return statuses
+
+    return asyncio.run(probe())
+
+
 # ----------------------------------------------------------------------------- ceilings
 
 
-def static_ceiling(port: int, seconds: float, threads: int) -> float:
-    counts = [0] * threads
-    until = time.time() + seconds
+def static_ceiling(port: int, seconds: float, concurrency: int) -> float:
+    async def run() -> int:
+        until = time.time() + seconds
+        count = 0
 
-    def run(i: int) -> None:
-        browser = Browser(port)
-        while time.time() < until:
-            status, _l, _t = browser.request("GET", "/static/css/portal.css")
-            if status == 200:
-                counts[i] += 1
+        async def one() -> None:
+            nonlocal count
+            connection = Connection(port)
+            while time.time() < until:
+                status, _h, _b = await connection.request("GET", "/static/css/portal.css", "")
+                count += status == 200
+            connection.close()
 
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return sum(counts) / seconds
+        await asyncio.gather(*(one() for _ in range(concurrency)))
+        return count
+
+    return asyncio.run(run()) / seconds
 
 
 def insert_ceiling(database_url: str, seconds: float, threads: int) -> float | None:
@@ -435,97 +634,192 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--own-postgres", action="store_true", help="start a PostgreSQL of its own (temp cluster)"
+    )
+    parser.add_argument("--pg-port", type=int, default=54399, help="port of --own-postgres")
     parser.add_argument("--voters", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8, help="concurrent voters per process")
+    parser.add_argument("--processes", type=int, default=1, help="load generator processes")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent voters in all")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--server-threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--two-instances",
+        action="store_true",
+        help="two gunicorn masters (--port and --port+1) sharing the database and Redis; "
+        "each voter's requests alternate between them",
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("PORTAL_BENCH_REDIS_URL", ""))
     parser.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker halfway")
+    parser.add_argument(
+        "--kill-master",
+        action="store_true",
+        help="SIGKILL the whole gunicorn (master and workers) halfway, restart it after --outage",
+    )
+    parser.add_argument(
+        "--restart-postgres", action="store_true", help="pg_ctl restart halfway (--own-postgres)"
+    )
+    parser.add_argument("--outage", type=float, default=3.0, help="seconds the portal stays dead")
+    parser.add_argument("--no-ceilings", action="store_true")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     args = parser.parse_args()
 
+    faults = args.kill_worker or args.kill_master or args.restart_postgres
+    if args.restart_postgres and not args.own_postgres:
+        raise SystemExit("--restart-postgres restarts only a server of its own: add --own-postgres")
+    if args.two_instances and not args.redis_url:
+        raise SystemExit("--two-instances needs --redis-url (or PORTAL_BENCH_REDIS_URL)")
+    for url_ in (args.database_url, args.redis_url):
+        host = urlsplit(url_).hostname if url_ else "127.0.0.1"
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            raise SystemExit(f"only loopback may be targeted, not {host}")
+
     instance = tempfile.mkdtemp(prefix="voteday-")
-    if args.backend == "sqlite":
-        url = f"sqlite:///{instance}/voteday.sqlite3"
-    else:
-        url = args.database_url or os.environ.get("PORTAL_BENCH_DATABASE_URL", "")
-        if not url:
-            raise SystemExit("--database-url (or PORTAL_BENCH_DATABASE_URL) is needed")
+    own_pg = None
+    if args.own_postgres:
+        args.backend = "postgresql"
+        own_pg = OwnPostgres(args.pg_port)
+    try:
+        if own_pg is not None:
+            url = own_pg.url
+        elif args.backend == "sqlite":
+            url = f"sqlite:///{instance}/voteday.sqlite3"
+        else:
+            url = args.database_url or os.environ.get("PORTAL_BENCH_DATABASE_URL", "")
+            if not url:
+                raise SystemExit("--database-url (or PORTAL_BENCH_DATABASE_URL) is needed")
+        run(args, url, instance, own_pg, faults)
+    finally:
+        if own_pg is not None:
+            own_pg.stop()
+
+
+def run(args: Any, url: str, instance: str, own_pg: OwnPostgres | None, faults: bool) -> None:
     print(f"== building a round with {args.voters} census voters on {args.backend}", flush=True)
     info = build_database(url, instance, args.voters)
     print("queries per step of one flow:", json.dumps(info["queries"]), flush=True)
 
-    server = start_gunicorn(server_env(url, instance), args.port, args.workers, args.server_threads)
+    ports = [args.port, args.port + 1] if args.two_instances else [args.port]
+    servers = []
+    for i, port in enumerate(ports):
+        extra = {"PORTAL_INSTANCE_PATH": f"{instance}/instance-{i}"}
+        if args.redis_url:
+            extra["PORTAL_RATELIMIT_STORAGE_URL"] = args.redis_url
+        if args.two_instances:
+            # The per-session and per-RUT limit stays at its default: the probe tests it.
+            extra["PORTAL_ELIGIBILITY_RATE_LIMIT"] = "8 per 15 minutes"
+        servers.append(
+            Server(server_env(url, instance, extra), port, args.workers, args.server_threads)
+        )
+    events: dict[str, Any] = {}
     try:
-        pids = worker_pids(server.pid)
-        cpu_before = {pid: cpu_seconds(pid) for pid in pids}
-        print("== static ceiling", flush=True)
-        static_rps = static_ceiling(args.port, 5, args.processes * args.threads)
-        insert_tps = insert_ceiling(url, 5, args.processes * args.threads)
+        static_rps = insert_tps = None
+        if not args.no_ceilings:
+            print("== ceilings", flush=True)
+            static_rps = static_ceiling(ports[0], 5, args.concurrency)
+            insert_tps = insert_ceiling(url, 5, args.concurrency)
 
-        pids = worker_pids(server.pid)
-        cpu_before = {pid: cpu_seconds(pid) for pid in pids}
+        all_workers = [pid for s in servers for pid in worker_pids(s.pid)]
+        cpu_before = {pid: cpu_seconds(pid) for pid in all_workers}
         voters = list(range(1, args.voters))
         chunks = [voters[i :: args.processes] for i in range(args.processes)]
+        per_process = max(1, args.concurrency // args.processes)
+        patience = 90.0 if faults else 0.0
         until = time.time() + args.seconds
         out: Any = mp.Queue()
         started = time.time()
         print(
-            f"== load: {args.processes}×{args.threads} voters for {args.seconds:.0f} s", flush=True
+            f"== load: {args.concurrency} voters at a time on {len(ports)} instance(s) "
+            f"for {args.seconds:.0f} s",
+            flush=True,
         )
         procs = [
-            mp.Process(target=load_process, args=(args.port, info, chunk, args.threads, until, out))
+            mp.Process(
+                target=load_process,
+                args=(ports, info, chunk, per_process, until, patience, out),
+            )
             for chunk in chunks
         ]
         for p in procs:
             p.start()
-        killed = None
-        if args.kill_worker:
+        if faults:
             time.sleep(args.seconds / 2)
-            victims = worker_pids(server.pid)
-            if victims:
-                killed = victims[0]
-                os.kill(killed, signal.SIGKILL)
-                print(f"   SIGKILL worker {killed}", flush=True)
+            events["fault_at_s"] = round(time.time() - started, 2)
+            if args.kill_worker:
+                victims = worker_pids(servers[0].pid)
+                os.kill(victims[0], signal.SIGKILL)
+                events["killed_worker"] = victims[0]
+                print(f"   SIGKILL worker {victims[0]}", flush=True)
+            if args.kill_master:
+                events["killed_master"] = servers[0].pid
+                servers[0].kill_all()
+                print(
+                    f"   SIGKILL gunicorn master {events['killed_master']} and workers", flush=True
+                )
+                time.sleep(args.outage)
+                servers[0].start()
+                events["restarted_master"] = servers[0].pid
+            if args.restart_postgres:
+                assert own_pg is not None
+                before = {s.pid: sorted(worker_pids(s.pid)) for s in servers}
+                t0 = time.time()
+                print("   pg_ctl restart -m fast", flush=True)
+                own_pg.restart()
+                events["postgres_restart_s"] = round(time.time() - t0, 2)
+                after = {s.pid: sorted(worker_pids(s.pid)) for s in servers}
+                events["portal_processes_unchanged"] = before == after
+            events["recovered_at_s"] = round(time.time() - started, 2)
         results = [out.get() for _ in procs]
         for p in procs:
             p.join()
         elapsed = time.time() - started
-        rss = {pid: rss_mb(pid) for pid in worker_pids(server.pid)}
-        cpu = {
-            pid: (cpu_seconds(pid) - cpu_before.get(pid, 0.0)) / elapsed
-            for pid in worker_pids(server.pid)
-        }
+        all_workers = [pid for s in servers for pid in worker_pids(s.pid)]
+        rss = {pid: rss_mb(pid) for pid in all_workers}
+        cpu = {pid: (cpu_seconds(pid) - cpu_before.get(pid, 0.0)) / elapsed for pid in all_workers}
+        probe = None
+        if args.two_instances:
+            probe = failed_check_probe(ports, info, 10)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        for s in servers:
+            s.stop()
 
     samples: dict[str, list[float]] = {s: [] for s in STEPS}
     errors: dict[str, int] = {}
+    outage: dict[str, int] = {}
     receipts: list[str] = []
     ended: list[float] = []
+    requests = 0
+    generator_cpu = 0.0
+    translated = 0
     for r in results:
         for step, values in r["samples"].items():
             samples[step].extend(values)
         for key, count in r["errors"].items():
             errors[key] = errors.get(key, 0) + count
+        for key, count in r["outage"].items():
+            outage[key] = outage.get(key, 0) + count
         receipts.extend(r["receipts"])
         ended.extend(r["ended"])
+        requests += r["requests"]
+        generator_cpu += r["cpu"]
+        translated += r["outage_503_translated"]
     # Sustained rate: flows completed in the middle 80 % of the run (no warm-up, no tail).
     window = (started + 0.1 * args.seconds, started + 0.9 * args.seconds)
     sustained = sum(1 for t in ended if window[0] <= t <= window[1]) / (0.8 * args.seconds)
-    figures = {
+    all_steps = [v for values in samples.values() for v in values]
+    figures: dict[str, Any] = {
         "backend": args.backend,
+        "instances": len(ports),
         "workers": args.workers,
         "server_threads": args.server_threads,
-        "concurrent_voters": args.processes * args.threads,
+        "concurrent_voters": args.concurrency,
         "seconds": round(elapsed, 1),
         "flows_completed": len(receipts),
         "flows_per_second_sustained": round(sustained, 1),
         "submissions_per_second": round(len(samples["submit"]) / elapsed, 1),
-        "requests_per_second": round(sum(len(v) for v in samples.values()) / elapsed, 1),
+        "requests_per_second": round(requests / elapsed, 1),
         "latency_ms": {
             step: {
                 "p50": round(percentile(v, 50) * 1000, 1),
@@ -535,14 +829,26 @@ def main() -> None:
             }
             for step, v in samples.items()
         },
+        "p95_all_steps_ms": round(percentile(all_steps, 95) * 1000, 1),
         "errors": errors,
         "worker_cpu_cores": {str(k): round(v, 2) for k, v in cpu.items()},
         "worker_rss_mb": {str(k): round(v, 1) for k, v in rss.items()},
+        "generator_cpu_cores": round(generator_cpu / elapsed, 2),
+        "generator_cpu_us_per_request": round(generator_cpu / max(requests, 1) * 1e6),
         "queries_per_step": info["queries"],
-        "ceiling_static_rps": round(static_rps, 1),
+        "ceiling_static_rps": round(static_rps, 1) if static_rps else None,
         "ceiling_bare_insert_tps": round(insert_tps, 1) if insert_tps else None,
-        "killed_worker": killed,
     }
+    if faults:
+        recovered = started + events["recovered_at_s"]
+        figures["fault"] = {
+            **events,
+            "answers_during_outage_retried": outage,
+            "of_them_503_translated_pages": translated,
+            "flows_completed_after_recovery": sum(1 for t in ended if t > recovered),
+        }
+    if probe is not None:
+        figures["failed_check_probe_alternating_instances"] = probe
     figures["integrity"] = check_receipts(url, instance, info, receipts)
     print(json.dumps(figures, indent=2))
     if args.json:
@@ -550,6 +856,13 @@ def main() -> None:
     integrity = figures["integrity"]
     if integrity["receipts_missing"] or integrity["ballots"] != integrity["participations"]:
         raise SystemExit("INTEGRITY FAILURE: a confirmed ballot is missing or counted twice")
+    if (
+        probe is not None
+        and probe[:8] != [200] * 8
+        or probe is not None
+        and probe[8:] != [429, 429]
+    ):
+        raise SystemExit(f"SHARED LIMIT FAILURE: failed checks across instances gave {probe}")
 
 
 if __name__ == "__main__":

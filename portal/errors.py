@@ -82,6 +82,19 @@ def init_errors(app: Flask) -> None:
         db.session.rollback()
         return render_error(503)
 
+    @app.teardown_appcontext
+    def close_session(_error: BaseException | None) -> None:
+        # Registered after Flask-SQLAlchemy's teardown, so it runs first. A connection the
+        # database dropped while idle (a restart) fails the closing rollback; the page is
+        # already answered, so log it and forget the session instead of turning it into a 500.
+        try:
+            db.session.remove()
+        except (OperationalError, InterfaceError, DisconnectionError) as error:
+            log.warning(
+                "database connection lost after the request: %s", getattr(error, "orig", error)
+            )
+            db.session.registry.clear()
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int]:
         log.exception("unhandled error on %s", request.path)

@@ -142,3 +142,31 @@ def test_a_lost_database_is_a_translated_503(app: Any, client: Any, lang: str, t
     response = client.get("/_caida")
     assert response.status_code == 503
     assert text in response.get_data(as_text=True)
+
+
+def test_a_connection_lost_after_the_page_is_answered_is_not_a_500(
+    app: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database restart can kill an idle connection: the closing rollback fails, not the page."""
+    from sqlalchemy.orm import Session
+
+    from portal.extensions import db
+
+    original = Session.close
+    failures = []
+
+    def close(self: Session) -> None:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("ROLLBACK", {}, Exception("terminating connection"))
+        original(self)
+
+    @app.route("/_tarde")
+    def late() -> str:
+        db.session.execute(select(1))
+        return "ok"
+
+    monkeypatch.setattr(Session, "close", close)
+    response = client.get("/_tarde")
+    assert failures and response.status_code == 200
+    assert client.get("/salud").status_code == 200
