@@ -59,7 +59,9 @@ def check_eligibility(page: Any, resident: Any) -> None:
     page.get_by_label("RUT", exact=True).fill(resident.rut)
     page.get_by_label("Fecha de nacimiento").fill(resident.birth.isoformat())
     page.get_by_role("button", name="Seguir a la papeleta").click()
-    assert page.get_by_role("heading", name="Tu papeleta").is_visible()
+    heading = page.get_by_role("heading", name="Tu papeleta")
+    heading.wait_for(state="visible", timeout=15_000)  # a throttled phone takes its time
+    assert heading.is_visible()
 
 
 def fill_ballot(page: Any, vr: Any, choices: dict[str, str]) -> None:
