@@ -433,12 +433,17 @@ class _MES:
             del ub[win]
             selected.append(win)
             rounds[win] = (rnd, rho, prof.cost[win] / rho, money)
-            ws = prof.wts[win] if exact else self.wf[win]
             zero = Fraction(0) if exact else 0.0
-            for j, w in zip(prof.sup[win], ws, strict=True):
-                pay = rho * w
-                bj = budgets[j]
-                budgets[j] = bj - pay if bj > pay else zero
+            if self.unit:  # everyone pays rho, or all they have left
+                for j in prof.sup[win]:
+                    bj = budgets[j]
+                    budgets[j] = bj - rho if bj > rho else zero
+            else:
+                ws = prof.wts[win] if exact else self.wf[win]
+                for j, w in zip(prof.sup[win], ws, strict=True):
+                    pay = rho * w
+                    bj = budgets[j]
+                    budgets[j] = bj - pay if bj > pay else zero
         return _Run(selected, rounds, budgets, ties)
 
     def final_state(self, run: _Run, i: int) -> tuple[object, object]:
