@@ -104,7 +104,7 @@ def main() -> None:
         f"Python {platform.python_version()}; pabutools cap {args.cap:g} s per run"
     )
     print(
-        "| file | rule | ours: time, peak memory (projects / cost) | pabutools (cap "
+        "| file | rule | ours: wall (CPU), peak RSS (projects / cost) | pabutools (cap "
         f"{args.cap:g} s) |"
     )
     print("|---|---|---|---|")
