@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from itertools import accumulate
 from operator import itemgetter, mul
 
 from portal.core.model import Instance, Number, VoteType, format_number
@@ -284,6 +285,24 @@ class _Run:
     ties: list[Tie]
 
 
+def _price(groups: list[tuple], cost: object, total: int) -> object:
+    """The price rho per supporter with sum(min(budget, rho)) = cost, from (budget, voters)
+    groups in increasing budget. Capping the k poorest groups gives the price
+    (cost - their money) / (the others); the first group that can pay it settles it, and the
+    test is monotone in k, so a binary search over prefix sums finds it."""
+    vals = [b for b, _ in groups]
+    paid = list(accumulate((b * n for b, n in groups), initial=0))
+    capped = list(accumulate((n for _, n in groups), initial=0))
+    lo, hi = 0, len(groups) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if vals[mid] >= (cost - paid[mid]) / (total - capped[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return (cost - paid[lo]) / (total - capped[lo])
+
+
 class _MES:
     """MES over a profile. Approval ballots use cost utilities (a supporter's utility is the
     project's cost, so the project bought is the one with the most effective votes, i.e. the
@@ -320,6 +339,22 @@ class _MES:
         votes), 1 / rho for cardinal ballots (the lowest price per point)."""
         prof = self.prof
         cost = Fraction(prof.cost[i]) if exact else float(prof.cost[i])
+        Wtot = self.W[i]
+        if self.unit:
+            bud = self.getx[i](budgets)  # one entry per voter
+            money = sum(bud)
+            if not exact and abs(money - cost) <= TOL * cost:
+                raise _NeedExact
+            if money < cost:
+                return None, None, money, True
+            rho = cost / Wtot
+            low = min(bud)
+            if low >= rho:  # nobody is short: everyone pays cost / W
+                if prof.approval:
+                    return Wtot, rho, money, True
+                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
+            rho = _price(sorted(Counter(bud).items()), cost, Wtot)
+            return (cost / rho if prof.approval else 1 / rho), rho, money, False
         bud = self.get[i](budgets)
         ms = self.mult_of[i]
         money = sum(map(mul, bud, ms))
@@ -327,40 +362,21 @@ class _MES:
             raise _NeedExact
         if money < cost:
             return None, None, money, True
-        Wtot = self.W[i]
-        if self.unit:
-            rho = cost / Wtot
-            low = min(bud)
-            if low >= rho:  # nobody is short: everyone pays cost / W
-                if prof.approval:
-                    return Wtot, rho, money, True
-                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
-            # supporters by budget: one entry per voter, so equal budgets count together
-            paid = 0
-            denom = Wtot
-            for b, cnt in sorted(Counter(self.getx[i](budgets)).items()):
-                rho = (cost - paid) / denom
-                if b >= rho:
-                    break
-                paid += b * cnt
-                denom -= cnt
+        ws = prof.wts[i] if exact else self.wf[i]
+        ratio = [b / w for b, w in zip(bud, ws, strict=True)]
+        rho = cost / Wtot
+        if min(ratio) >= rho:
+            return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
+        order = sorted(range(len(bud)), key=ratio.__getitem__)
+        paid = 0
+        denom = Wtot
+        for k in order:
             rho = (cost - paid) / denom
-        else:
-            ws = prof.wts[i] if exact else self.wf[i]
-            ratio = [b / w for b, w in zip(bud, ws, strict=True)]
-            rho = cost / Wtot
-            if min(ratio) >= rho:
-                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
-            order = sorted(range(len(bud)), key=ratio.__getitem__)
-            paid = 0
-            denom = Wtot
-            for k in order:
-                rho = (cost - paid) / denom
-                if ratio[k] >= rho:
-                    break
-                paid += bud[k] * ms[k]
-                denom -= ws[k] * ms[k]
-            rho = (cost - paid) / denom
+            if ratio[k] >= rho:
+                break
+            paid += bud[k] * ms[k]
+            denom -= ws[k] * ms[k]
+        rho = (cost - paid) / denom
         return (cost / rho if prof.approval else 1 / rho), rho, money, False
 
     def _run(self, per_voter: Number, *, exact: bool, exclude: Sequence[int]) -> _Run:
