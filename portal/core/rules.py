@@ -290,9 +290,9 @@ def _price(groups: list[tuple], cost: object, total: int) -> object:
     groups in increasing budget. Capping the k poorest groups gives the price
     (cost - their money) / (the others); the first group that can pay it settles it, and the
     test is monotone in k, so a binary search over prefix sums finds it."""
-    vals = [b for b, _ in groups]
-    paid = list(accumulate((b * n for b, n in groups), initial=0))
-    capped = list(accumulate((n for _, n in groups), initial=0))
+    vals, counts = zip(*groups, strict=True)
+    paid = list(accumulate(map(mul, vals, counts), initial=0))
+    capped = list(accumulate(counts, initial=0))
     lo, hi = 0, len(groups) - 1
     while lo < hi:
         mid = (lo + hi) // 2
