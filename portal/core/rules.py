@@ -304,18 +304,21 @@ def _price(groups: list[tuple], cost: object, total: int) -> object:
     return (cost - paid[lo]) / (total - capped[lo])
 
 
-def _price_sorted(bud: list, cost: float, total: int) -> float:
-    """``_price`` from one budget per voter, sorted increasingly: capping the k poorest gives
-    (cost - their money) / (total - k); binary search for the first k that can pay it."""
-    paid = list(accumulate(bud, initial=0.0))
-    lo, hi = 0, len(bud) - 1
+def _price_low(low: list, zeros: int, cost: float, total: int) -> float:
+    """``_price`` from one budget per voter: ``low`` holds, sorted increasingly, the positive
+    budgets of every supporter who may be capped (all others can pay the price), ``zeros``
+    counts those with nothing left. Capping the k poorest gives (cost - their money) /
+    (total - zeros - k); binary search for the first k whose next voter can pay it."""
+    paid = list(accumulate(low, initial=0.0))
+    rest = total - zeros
+    lo, hi = 0, len(low)
     while lo < hi:
         mid = (lo + hi) // 2
-        if bud[mid] >= (cost - paid[mid]) / (total - mid):
+        if low[mid] >= (cost - paid[mid]) / (rest - mid):
             hi = mid
         else:
             lo = mid + 1
-    return (cost - paid[lo]) / (total - lo)
+    return (cost - paid[lo]) / (rest - lo)
 
 
 class _MES:
@@ -388,12 +391,28 @@ class _MES:
                 if money < cost:
                     continue  # never affordable again in this run
                 Wi = W[i]
+                if bestE is None:
+                    low = bud
+                else:
+                    # E reaches the target only if the price is at most cost / target, i.e. if
+                    # the supporters can raise the cost at that price
+                    top_rho = cost / (bestE * (1 - TOL))
+                    low = list(filter(top_rho.__gt__, bud))
+                    short = Wi - len(low)
+                    raised = sum(low) + top_rho * short
+                    if raised < cost:
+                        # out of this round; one Newton step from below bounds the price
+                        bound = cost / (top_rho + (cost - raised) / short)
+                        seen.append((-bound, *top[1:]))
+                        continue
+                pos = sorted(filter(None, low))
+                zeros = len(low) - len(pos)
                 rho = cost / Wi
-                if min(bud) >= rho:
+                if not zeros and (not pos or pos[0] >= rho):  # everyone pays cost / W
                     E: float = Wi
                     is_exact = True
                 else:
-                    rho = _price_sorted(sorted(bud), cost, Wi)
+                    rho = _price_low(pos, zeros, cost, Wi)
                     E = cost / rho
                     is_exact = False
                 entry = (-E, *top[1:])
