@@ -391,20 +391,26 @@ class _MES:
                 if money < cost:
                     continue  # never affordable again in this run
                 Wi = W[i]
-                if bestE is None:
-                    low = bud
-                else:
+                # the target: the best so far, or else the next bound on the heap (a
+                # candidate below it cannot be bought before the next one is evaluated)
+                target = bestE if bestE is not None else (-heap[0][0] if heap else 0)
+                if target > 0:
                     # E reaches the target only if the price is at most cost / target, i.e. if
                     # the supporters can raise the cost at that price
-                    top_rho = cost / (bestE * (1 - TOL))
+                    top_rho = cost / (target * (1 - TOL))
                     low = list(filter(top_rho.__gt__, bud))
                     short = Wi - len(low)
                     raised = sum(low) + top_rho * short
                     if raised < cost:
-                        # out of this round; one Newton step from below bounds the price
+                        # below the target; one Newton step from below bounds the price
                         bound = cost / (top_rho + (cost - raised) / short)
-                        seen.append((-bound, *top[1:]))
+                        if bestE is None:
+                            heappush(heap, (-bound, *top[1:]))
+                        else:
+                            seen.append((-bound, *top[1:]))
                         continue
+                else:
+                    low = bud
                 pos = sorted(filter(None, low))
                 zeros = len(low) - len(pos)
                 rho = cost / Wi
