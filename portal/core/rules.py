@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from heapq import heapify, heappop, heappush
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
 from operator import itemgetter, mul
 
-from portal.core.model import Instance, Number, VoteType, format_number
+from portal.core.model import Instance, Number, VoteType, format_number, paused_gc
 
 RULES = ("greedy", "greedy-no-skip", "mes", "mes-add1", "mes-add1-greedy")
 # pabulib META `rule` values -> (rule, options)
@@ -127,26 +127,38 @@ class Profile:
         self.approval = vt in (VoteType.APPROVAL, VoteType.CHOOSE_1)
         self.n_voters = len(instance.voters)
         ballots: dict[tuple, int] = {}
+        m = len(self.ids)
+        votes = [0] * m
+        score: list[Number] = [0] * m
         if self.approval:
             raw = Counter(v.vote for v in instance.voters)
             get = index.get
             for vote, n in raw.items():
-                key = tuple(sorted({get(p, -1) for p in vote} - {-1}))
+                ids = set(map(get, vote))
+                ids.discard(None)
+                key = tuple(sorted(ids))
                 ballots[key] = ballots.get(key, 0) + n
-            self.ballots = [(tuple((i, 1) for i in k), n) for k, n in ballots.items()]
+            one = repeat(1)
+            self.ballots = [(tuple(zip(k, one, strict=False)), n) for k, n in ballots.items()]
+            # approvals per project: ballots cast once are counted in C, the others by hand
+            counted = Counter(chain.from_iterable(k for k, n in ballots.items() if n == 1))
+            for i, c in counted.items():
+                votes[i] = c
+            for k, n in ballots.items():
+                if n != 1:
+                    for i in k:
+                        votes[i] += n
+            score = list(votes)
         else:
             for b in instance.ballots:
                 key = tuple((index[p], w) for p, w in b.items if p in index and w != 0)
                 ballots[key] = ballots.get(key, 0) + b.count
             self.ballots = list(ballots.items())
-        m = len(self.ids)
+            for items, n in self.ballots:
+                for i, w in items:
+                    votes[i] += n
+                    score[i] += w * n
         self.mult = [n for _, n in self.ballots]
-        votes = [0] * m
-        score: list[Number] = [0] * m
-        for items, n in self.ballots:
-            for i, w in items:
-                votes[i] += n
-                score[i] += w * n
         self.votes = votes
         self.score = score
         self._sup: list[list[int]] | None = None
@@ -650,6 +662,11 @@ def tally(instance: Instance, rule: str, **options: object) -> Result:
     greedy's outcome instead if more voters prefer it), ``tie_order`` (project ids in the
     order that settles ties left after cost and votes; default file order).
     """
+    with paused_gc():
+        return _tally(instance, rule, **options)
+
+
+def _tally(instance: Instance, rule: str, **options: object) -> Result:
     options = dict(options)
     if rule == "auto":
         rule = instance.rule or "greedy"
