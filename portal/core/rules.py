@@ -410,7 +410,7 @@ class _MES:
                     # E reaches the target only if the price is at most cost / target, i.e. if
                     # the supporters can raise the cost at that price
                     top_rho = cost / (target * (1 - TOL))
-                    low = list(filter(top_rho.__gt__, bud))
+                    low = [x for x in bud if x < top_rho]
                     short = Wi - len(low)
                     raised = sum(low) + top_rho * short
                     if raised < cost:
