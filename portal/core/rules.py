@@ -30,6 +30,7 @@ PABULIB_RULES: dict[str, tuple[str, dict]] = {
     "equalshares/add1-greedy": ("mes-add1-greedy", {}),
 }
 TOL = 1e-9
+ADD1_BLOCK = 16  # add1 runs computed together, from the highest share down
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -357,22 +358,31 @@ class _MES:
         self.cands = [i for i in range(m) if prof.sup[i] and self.W[i] > 0 and prof.cost[i] > 0]
         self.fcost = [float(c) for c in prof.cost]
 
-    def selected(self, per_voter: Number) -> list[int]:
-        """The projects MES buys at ``per_voter``, in order: what ``run`` selects, by the fast
-        path for approval ballots when no decision there is within 1e-9 of a tie."""
+    def selected(self, per_voter: Number, hint: list | None = None) -> tuple[list[int], list]:
+        """The projects MES buys at ``per_voter``, in order (what ``run`` selects), and a trace
+        to pass as ``hint`` to the run at a lower share (empty when there is none). Approval
+        ballots take the fast path unless a decision there is within 1e-9 of a tie."""
         if self.prof.approval and self.cands:
+            trace: list = []
             try:
-                return self._fast(float(per_voter))
+                return self._fast(float(per_voter), hint, trace), trace
             except _NeedExact:
                 pass
-        return self.run(per_voter).selected
+        return self.run(per_voter).selected, []
 
-    def _fast(self, b0: float) -> list[int]:
+    def _fast(self, b0: float, hint: list | None = None, trace: list | None = None) -> list[int]:
         """A float MES run for approval ballots (cost utilities) that returns only the
         projects bought, with the same decisions as ``_run``: candidates come off a heap keyed
         by their last effective votes (an upper bound: a price never falls within a run),
         and a price is found by binary search over the supporters' sorted budgets. Raises
-        _NeedExact when a decision is within the tolerance of a tie."""
+        _NeedExact when a decision is within the tolerance of a tie.
+
+        ``trace`` receives, per round, the project bought and an upper bound on the effective
+        votes of every project still affordable then. Given as ``hint`` to a run at a lower
+        share, it bounds that run's rounds for as long as both runs bought the same projects:
+        with the same purchases so far every voter has at most as much left at the lower
+        share, so every price is at least as high (effective votes at most as many) and a
+        project unaffordable at the higher share is unaffordable at the lower one too."""
         prof = self.prof
         W = self.W
         getx = self.getx
@@ -383,7 +393,12 @@ class _MES:
         heapify(heap)
         budgets = [b0] * len(prof.ballots)
         selected: list[int] = []
+        follow = bool(hint)
         while heap:
+            if follow:
+                bounds = hint[len(selected)][1]  # type: ignore[index]
+                heap = [(max(e[0], -bounds[e[-1]]), *e[1:]) for e in heap if e[-1] in bounds]
+                heapify(heap)
             bestE = None
             best_exact = True
             best: list[tuple] = []  # entries tied with the best (exactly equal, exact)
@@ -446,6 +461,10 @@ class _MES:
                     if entry < best[0]:
                         best.insert(0, best.pop())
                         win_rho = rho
+            if trace is not None:
+                bounds = {e[-1]: -e[0] for e in heap}
+                bounds.update((e[-1], -e[0]) for e in seen)
+                trace.append((best[0][-1] if best else None, bounds))
             if bestE is None:
                 break
             win = best[0]
@@ -453,6 +472,9 @@ class _MES:
                 if e is not win:
                     heappush(heap, e)
             w = win[-1]
+            if follow:
+                rnd = len(selected)
+                follow = rnd + 1 < len(hint) and hint[rnd][0] == w  # type: ignore[arg-type]
             selected.append(w)
             for j in sup[w]:
                 bj = budgets[j]
@@ -639,12 +661,23 @@ def _add1_steps(prof: Profile, mes: _MES, share: Fraction, keep: bool, first: _R
         s = set(sel)
         return (not keep and _exhaustive(prof, s, budget)) or supported <= s
 
+    # Runs are computed in blocks from the highest share down, each passing its trace to the
+    # next as bounds; the steps are then checked in increasing order as before, so at most
+    # one block's runs past the stopping step are computed for nothing.
     sel, steps = first.selected, 0
+    ahead: dict[int, list[int]] = {}
+    block = 4
     while not stop_here(sel):
-        nxt = mes.selected(share + steps + 1)
+        k = steps + 1
+        if k not in ahead:
+            hint: list = []
+            for kk in range(k + block - 1, k - 1, -1):
+                ahead[kk], hint = mes.selected(share + kk, hint)
+            block = min(2 * block, ADD1_BLOCK)
+        nxt = ahead.pop(k)
         if cost(nxt) > budget:
             break
-        sel, steps = nxt, steps + 1
+        sel, steps = nxt, k
     return steps
 
 
