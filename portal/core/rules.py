@@ -30,6 +30,9 @@ PABULIB_RULES: dict[str, tuple[str, dict]] = {
     "equalshares/add1-greedy": ("mes-add1-greedy", {}),
 }
 TOL = 1e-9
+# the first candidate of a round is tested against 99% of the next bound on the heap (a
+# little below it, so that the winner is usually priced at once rather than bounded first)
+FIRST_TARGET = 0.99
 ADD1_BLOCK = 16  # add1 runs computed together, from the highest share down
 
 
@@ -420,7 +423,7 @@ class _MES:
                 Wi = W[i]
                 # the target: the best so far, or else the next bound on the heap (a
                 # candidate below it cannot be bought before the next one is evaluated)
-                target = bestE if bestE is not None else (-heap[0][0] if heap else 0)
+                target = bestE if bestE is not None else (-heap[0][0] * FIRST_TARGET if heap else 0)
                 if target > 0:
                     # E reaches the target only if the price is at most cost / target, i.e. if
                     # the supporters can raise the cost at that price
