@@ -23,6 +23,7 @@ from portal.core.model import (
     Voter,
     VoteType,
     format_number,
+    paused_gc,
     to_number,
 )
 
@@ -77,6 +78,11 @@ def decode(data: bytes | str) -> str:
 def check_text(data: bytes | str) -> tuple[Instance | None, list[Problem]]:
     """Parse and validate a file's contents; return the instance (None when unusable) and
     every problem found (errors and warnings)."""
+    with paused_gc():
+        return _check_text(data)
+
+
+def _check_text(data: bytes | str) -> tuple[Instance | None, list[Problem]]:
     try:
         text = decode(data)
     except UnicodeDecodeError as exc:

@@ -12,9 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from heapq import heapify, heappop, heappush
+from itertools import accumulate, chain, repeat
 from operator import itemgetter, mul
 
-from portal.core.model import Instance, Number, VoteType, format_number
+from portal.core.model import Instance, Number, VoteType, format_number, paused_gc
 
 RULES = ("greedy", "greedy-no-skip", "mes", "mes-add1", "mes-add1-greedy")
 # pabulib META `rule` values -> (rule, options)
@@ -28,6 +30,10 @@ PABULIB_RULES: dict[str, tuple[str, dict]] = {
     "equalshares/add1-greedy": ("mes-add1-greedy", {}),
 }
 TOL = 1e-9
+# the first candidate of a round is tested against 99% of the next bound on the heap (a
+# little below it, so that the winner is usually priced at once rather than bounded first)
+FIRST_TARGET = 0.99
+ADD1_BLOCK = 16  # add1 runs computed together, from the highest share down
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -125,26 +131,38 @@ class Profile:
         self.approval = vt in (VoteType.APPROVAL, VoteType.CHOOSE_1)
         self.n_voters = len(instance.voters)
         ballots: dict[tuple, int] = {}
+        m = len(self.ids)
+        votes = [0] * m
+        score: list[Number] = [0] * m
         if self.approval:
             raw = Counter(v.vote for v in instance.voters)
             get = index.get
             for vote, n in raw.items():
-                key = tuple(sorted({get(p, -1) for p in vote} - {-1}))
+                ids = set(map(get, vote))
+                ids.discard(None)
+                key = tuple(sorted(ids))
                 ballots[key] = ballots.get(key, 0) + n
-            self.ballots = [(tuple((i, 1) for i in k), n) for k, n in ballots.items()]
+            one = repeat(1)
+            self.ballots = [(tuple(zip(k, one, strict=False)), n) for k, n in ballots.items()]
+            # approvals per project: ballots cast once are counted in C, the others by hand
+            counted = Counter(chain.from_iterable(k for k, n in ballots.items() if n == 1))
+            for i, c in counted.items():
+                votes[i] = c
+            for k, n in ballots.items():
+                if n != 1:
+                    for i in k:
+                        votes[i] += n
+            score = list(votes)
         else:
             for b in instance.ballots:
                 key = tuple((index[p], w) for p, w in b.items if p in index and w != 0)
                 ballots[key] = ballots.get(key, 0) + b.count
             self.ballots = list(ballots.items())
-        m = len(self.ids)
+            for items, n in self.ballots:
+                for i, w in items:
+                    votes[i] += n
+                    score[i] += w * n
         self.mult = [n for _, n in self.ballots]
-        votes = [0] * m
-        score: list[Number] = [0] * m
-        for items, n in self.ballots:
-            for i, w in items:
-                votes[i] += n
-                score[i] += w * n
         self.votes = votes
         self.score = score
         self._sup: list[list[int]] | None = None
@@ -284,6 +302,41 @@ class _Run:
     ties: list[Tie]
 
 
+def _price(groups: list[tuple], cost: object, total: int) -> object:
+    """The price rho per supporter with sum(min(budget, rho)) = cost, from (budget, voters)
+    groups in increasing budget. Capping the k poorest groups gives the price
+    (cost - their money) / (the others); the first group that can pay it settles it, and the
+    test is monotone in k, so a binary search over prefix sums finds it."""
+    vals, counts = zip(*groups, strict=True)
+    paid = list(accumulate(map(mul, vals, counts), initial=0))
+    capped = list(accumulate(counts, initial=0))
+    lo, hi = 0, len(groups) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if vals[mid] >= (cost - paid[mid]) / (total - capped[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return (cost - paid[lo]) / (total - capped[lo])
+
+
+def _price_low(low: list, zeros: int, cost: float, total: int) -> float:
+    """``_price`` from one budget per voter: ``low`` holds, sorted increasingly, the positive
+    budgets of every supporter who may be capped (all others can pay the price), ``zeros``
+    counts those with nothing left. Capping the k poorest gives (cost - their money) /
+    (total - zeros - k); binary search for the first k whose next voter can pay it."""
+    paid = list(accumulate(low, initial=0.0))
+    rest = total - zeros
+    lo, hi = 0, len(low)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if low[mid] >= (cost - paid[mid]) / (rest - mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return (cost - paid[lo]) / (rest - lo)
+
+
 class _MES:
     """MES over a profile. Approval ballots use cost utilities (a supporter's utility is the
     project's cost, so the project bought is the one with the most effective votes, i.e. the
@@ -306,6 +359,130 @@ class _MES:
             for s, ws in zip(prof.sup, prof.wts, strict=True)
         ]
         self.cands = [i for i in range(m) if prof.sup[i] and self.W[i] > 0 and prof.cost[i] > 0]
+        self.fcost = [float(c) for c in prof.cost]
+
+    def selected(self, per_voter: Number, hint: list | None = None) -> tuple[list[int], list]:
+        """The projects MES buys at ``per_voter``, in order (what ``run`` selects), and a trace
+        to pass as ``hint`` to the run at a lower share (empty when there is none). Approval
+        ballots take the fast path unless a decision there is within 1e-9 of a tie."""
+        if self.prof.approval and self.cands:
+            trace: list = []
+            try:
+                return self._fast(float(per_voter), hint, trace), trace
+            except _NeedExact:
+                pass
+        return self.run(per_voter).selected, []
+
+    def _fast(self, b0: float, hint: list | None = None, trace: list | None = None) -> list[int]:
+        """A float MES run for approval ballots (cost utilities) that returns only the
+        projects bought, with the same decisions as ``_run``: candidates come off a heap keyed
+        by their last effective votes (an upper bound: a price never falls within a run),
+        and a price is found by binary search over the supporters' sorted budgets. Raises
+        _NeedExact when a decision is within the tolerance of a tie.
+
+        ``trace`` receives, per round, the project bought and an upper bound on the effective
+        votes of every project still affordable then. Given as ``hint`` to a run at a lower
+        share, it bounds that run's rounds for as long as both runs bought the same projects:
+        with the same purchases so far every voter has at most as much left at the lower
+        share, so every price is at least as high (effective votes at most as many) and a
+        project unaffordable at the higher share is unaffordable at the lower one too."""
+        prof = self.prof
+        W = self.W
+        getx = self.getx
+        sup = prof.sup
+        fcost = self.fcost
+        tb = prof.tiebreak_key
+        heap = [(-W[i], *tb(i), i) for i in self.cands]
+        heapify(heap)
+        budgets = [b0] * len(prof.ballots)
+        selected: list[int] = []
+        follow = bool(hint)
+        while heap:
+            if follow:
+                bounds = hint[len(selected)][1]  # type: ignore[index]
+                heap = [(max(e[0], -bounds[e[-1]]), *e[1:]) for e in heap if e[-1] in bounds]
+                heapify(heap)
+            bestE = None
+            best_exact = True
+            best: list[tuple] = []  # entries tied with the best (exactly equal, exact)
+            seen: list[tuple] = []  # entries evaluated this round, with their new bound
+            win_rho = 0.0
+            while heap:
+                top = heap[0]
+                if bestE is not None and -top[0] < bestE * (1 - TOL):
+                    break
+                heappop(heap)
+                i = top[-1]
+                cost = fcost[i]
+                bud = getx[i](budgets)  # one entry per voter
+                money = sum(bud)
+                if abs(money - cost) <= TOL * cost:
+                    raise _NeedExact
+                if money < cost:
+                    continue  # never affordable again in this run
+                Wi = W[i]
+                # the target: the best so far, or else the next bound on the heap (a
+                # candidate below it cannot be bought before the next one is evaluated)
+                target = bestE if bestE is not None else (-heap[0][0] * FIRST_TARGET if heap else 0)
+                if target > 0:
+                    # E reaches the target only if the price is at most cost / target, i.e. if
+                    # the supporters can raise the cost at that price
+                    top_rho = cost / (target * (1 - TOL))
+                    low = [x for x in bud if x < top_rho]
+                    short = Wi - len(low)
+                    raised = sum(low) + top_rho * short
+                    if raised < cost:
+                        # below the target; one Newton step from below bounds the price
+                        bound = cost / (top_rho + (cost - raised) / short)
+                        if bestE is None:
+                            heappush(heap, (-bound, *top[1:]))
+                        else:
+                            seen.append((-bound, *top[1:]))
+                        continue
+                else:
+                    low = bud
+                pos = sorted(filter(None, low))
+                zeros = len(low) - len(pos)
+                rho = cost / Wi
+                if not zeros and (not pos or pos[0] >= rho):  # everyone pays cost / W
+                    E: float = Wi
+                    is_exact = True
+                else:
+                    rho = _price_low(pos, zeros, cost, Wi)
+                    E = cost / rho
+                    is_exact = False
+                entry = (-E, *top[1:])
+                seen.append(entry)
+                if bestE is None or E - bestE > TOL * E:  # better than all so far
+                    best = [entry]
+                    bestE, best_exact, win_rho = E, is_exact, rho
+                elif bestE - E <= TOL * bestE:
+                    # within tolerance of the best: a tie only if both are exact and equal
+                    if not (is_exact and best_exact and bestE == E):
+                        raise _NeedExact
+                    best.append(entry)
+                    if entry < best[0]:
+                        best.insert(0, best.pop())
+                        win_rho = rho
+            if trace is not None:
+                bounds = {e[-1]: -e[0] for e in heap}
+                bounds.update((e[-1], -e[0]) for e in seen)
+                trace.append((best[0][-1] if best else None, bounds))
+            if bestE is None:
+                break
+            win = best[0]
+            for e in seen:
+                if e is not win:
+                    heappush(heap, e)
+            w = win[-1]
+            if follow:
+                rnd = len(selected)
+                follow = rnd + 1 < len(hint) and hint[rnd][0] == w  # type: ignore[arg-type]
+            selected.append(w)
+            for j in sup[w]:
+                bj = budgets[j]
+                budgets[j] = bj - win_rho if bj > win_rho else 0.0
+        return selected
 
     def run(self, per_voter: Number, exclude: Sequence[int] = ()) -> _Run:
         try:
@@ -320,6 +497,22 @@ class _MES:
         votes), 1 / rho for cardinal ballots (the lowest price per point)."""
         prof = self.prof
         cost = Fraction(prof.cost[i]) if exact else float(prof.cost[i])
+        Wtot = self.W[i]
+        if self.unit:
+            bud = self.getx[i](budgets)  # one entry per voter
+            money = sum(bud)
+            if not exact and abs(money - cost) <= TOL * cost:
+                raise _NeedExact
+            if money < cost:
+                return None, None, money, True
+            rho = cost / Wtot
+            low = min(bud)
+            if low >= rho:  # nobody is short: everyone pays cost / W
+                if prof.approval:
+                    return Wtot, rho, money, True
+                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
+            rho = _price(sorted(Counter(bud).items()), cost, Wtot)
+            return (cost / rho if prof.approval else 1 / rho), rho, money, False
         bud = self.get[i](budgets)
         ms = self.mult_of[i]
         money = sum(map(mul, bud, ms))
@@ -327,40 +520,21 @@ class _MES:
             raise _NeedExact
         if money < cost:
             return None, None, money, True
-        Wtot = self.W[i]
-        if self.unit:
-            rho = cost / Wtot
-            low = min(bud)
-            if low >= rho:  # nobody is short: everyone pays cost / W
-                if prof.approval:
-                    return Wtot, rho, money, True
-                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
-            # supporters by budget: one entry per voter, so equal budgets count together
-            paid = 0
-            denom = Wtot
-            for b, cnt in sorted(Counter(self.getx[i](budgets)).items()):
-                rho = (cost - paid) / denom
-                if b >= rho:
-                    break
-                paid += b * cnt
-                denom -= cnt
+        ws = prof.wts[i] if exact else self.wf[i]
+        ratio = [b / w for b, w in zip(bud, ws, strict=True)]
+        rho = cost / Wtot
+        if min(ratio) >= rho:
+            return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
+        order = sorted(range(len(bud)), key=ratio.__getitem__)
+        paid = 0
+        denom = Wtot
+        for k in order:
             rho = (cost - paid) / denom
-        else:
-            ws = prof.wts[i] if exact else self.wf[i]
-            ratio = [b / w for b, w in zip(bud, ws, strict=True)]
-            rho = cost / Wtot
-            if min(ratio) >= rho:
-                return (Fraction(Wtot) / cost if exact else Wtot / cost), rho, money, False
-            order = sorted(range(len(bud)), key=ratio.__getitem__)
-            paid = 0
-            denom = Wtot
-            for k in order:
-                rho = (cost - paid) / denom
-                if ratio[k] >= rho:
-                    break
-                paid += bud[k] * ms[k]
-                denom -= ws[k] * ms[k]
-            rho = (cost - paid) / denom
+            if ratio[k] >= rho:
+                break
+            paid += bud[k] * ms[k]
+            denom -= ws[k] * ms[k]
+        rho = (cost - paid) / denom
         return (cost / rho if prof.approval else 1 / rho), rho, money, False
 
     def _run(self, per_voter: Number, *, exact: bool, exclude: Sequence[int]) -> _Run:
@@ -433,12 +607,17 @@ class _MES:
             del ub[win]
             selected.append(win)
             rounds[win] = (rnd, rho, prof.cost[win] / rho, money)
-            ws = prof.wts[win] if exact else self.wf[win]
             zero = Fraction(0) if exact else 0.0
-            for j, w in zip(prof.sup[win], ws, strict=True):
-                pay = rho * w
-                bj = budgets[j]
-                budgets[j] = bj - pay if bj > pay else zero
+            if self.unit:  # everyone pays rho, or all they have left
+                for j in prof.sup[win]:
+                    bj = budgets[j]
+                    budgets[j] = bj - rho if bj > rho else zero
+            else:
+                ws = prof.wts[win] if exact else self.wf[win]
+                for j, w in zip(prof.sup[win], ws, strict=True):
+                    pay = rho * w
+                    bj = budgets[j]
+                    budgets[j] = bj - pay if bj > pay else zero
         return _Run(selected, rounds, budgets, ties)
 
     def final_state(self, run: _Run, i: int) -> tuple[object, object]:
@@ -485,12 +664,23 @@ def _add1_steps(prof: Profile, mes: _MES, share: Fraction, keep: bool, first: _R
         s = set(sel)
         return (not keep and _exhaustive(prof, s, budget)) or supported <= s
 
-    run, steps = first, 0
-    while not stop_here(run.selected):
-        nxt = mes.run(share + steps + 1)
-        if cost(nxt.selected) > budget:
+    # Runs are computed in blocks from the highest share down, each passing its trace to the
+    # next as bounds; the steps are then checked in increasing order as before, so at most
+    # one block's runs past the stopping step are computed for nothing.
+    sel, steps = first.selected, 0
+    ahead: dict[int, list[int]] = {}
+    block = 4
+    while not stop_here(sel):
+        k = steps + 1
+        if k not in ahead:
+            hint: list = []
+            for kk in range(k + block - 1, k - 1, -1):
+                ahead[kk], hint = mes.selected(share + kk, hint)
+            block = min(2 * block, ADD1_BLOCK)
+        nxt = ahead.pop(k)
+        if cost(nxt) > budget:
             break
-        run, steps = nxt, steps + 1
+        sel, steps = nxt, k
     return steps
 
 
@@ -508,6 +698,11 @@ def tally(instance: Instance, rule: str, **options: object) -> Result:
     greedy's outcome instead if more voters prefer it), ``tie_order`` (project ids in the
     order that settles ties left after cost and votes; default file order).
     """
+    with paused_gc():
+        return _tally(instance, rule, **options)
+
+
+def _tally(instance: Instance, rule: str, **options: object) -> Result:
     options = dict(options)
     if rule == "auto":
         rule = instance.rule or "greedy"

@@ -1,11 +1,13 @@
+import contextlib
 import json
+from fractions import Fraction
 
 import pytest
 from click.testing import CliRunner
 
 from portal.core.cli import pb
 from portal.core.pabulib import read_pb
-from portal.core.rules import tally
+from portal.core.rules import _MES, Profile, _NeedExact, tally
 
 from .conftest import data_file
 
@@ -112,3 +114,29 @@ def test_cli_check_lists_problems_and_exits_1(tmp_path):
     assert "line 10" in out.output and "line 13" in out.output
     out = CliRunner().invoke(pb, ["tally", str(bad), "--rule", "greedy"])
     assert out.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Poland_Warszawa_2023_Mokotow.pb",
+        "Poland_Wieliczka_2023_Green_Budget.pb",
+        "Poland_Swiecie_2023.pb",
+        "Poland_Warszawa_2026_Rembertow.pb",
+    ],
+)
+def test_mes_fast_path_buys_what_a_full_run_buys(name):
+    # the add1 search uses a float run that returns only the projects bought
+    prof = Profile(read_pb(data_file(name)))
+    mes = _MES(prof)
+    share = Fraction(prof.budget, prof.n_voters)
+    for k in (0, 1, 2, 7, 30, 61, 150, 333):
+        full = mes.run(share + k).selected
+        assert mes.selected(share + k)[0] == full
+        with contextlib.suppress(_NeedExact):
+            assert mes._fast(float(share + k)) == full
+    # runs from the highest share down, each bounded by the trace of the one above it
+    hint: list = []
+    for k in range(12, -1, -1):
+        sel, hint = mes.selected(share + k, hint)
+        assert sel == mes.run(share + k).selected

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.core.model import Project, Voter, make_instance
-from portal.core.rules import tally
+from portal.core.rules import _MES, Profile, tally
 
 
 # --- reference ------------------------------------------------------------------------------
@@ -203,3 +203,34 @@ def test_exact_ties_are_reported(m, n):
         assert result.ties and result.ties[0].broken_by == "order"
     rev = tally(inst, "mes", tie_order=[f"p{k}" for k in reversed(range(m))])
     assert rev.selected[0] == f"p{m - 1}"
+
+
+@st.composite
+def approval_instances(draw):
+    """Larger approval instances with varied costs: few exact ties, so the float fast path
+    of add1 (bounds from the run above, candidates tested against the best) decides."""
+    m = draw(st.integers(2, 12))
+    ids = [f"p{k}" for k in range(m)]
+    costs = draw(st.lists(st.integers(1, 5000), min_size=m, max_size=m))
+    n = draw(st.integers(5, 120))
+    voters = [
+        Voter(f"v{k}", tuple(draw(st.lists(st.sampled_from(ids), min_size=1, unique=True))))
+        for k in range(n)
+    ]
+    return make_instance(
+        budget=draw(st.integers(1, sum(costs))),
+        projects=[Project(p, c) for p, c in zip(ids, costs, strict=True)],
+        voters=voters,
+    )
+
+
+@SETTINGS
+@given(approval_instances())
+def test_mes_fast_path_matches_exact_runs(inst):
+    prof = Profile(inst)
+    mes = _MES(prof)
+    share = Fraction(prof.budget, prof.n_voters)
+    hint: list = []
+    for k in range(8, -1, -1):
+        sel, hint = mes.selected(share + k, hint)
+        assert sel == mes._run(share + k, exact=True, exclude=()).selected
