@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from flask import Flask, render_template, request
@@ -93,6 +94,9 @@ def init_errors(app: Flask) -> None:
             log.warning(
                 "database connection lost after the request: %s", getattr(error, "orig", error)
             )
+            # Close the dead connection and give its slot back to the pool, then forget it.
+            with contextlib.suppress(Exception):
+                db.session.invalidate()
             db.session.registry.clear()
 
     @app.errorhandler(Exception)
