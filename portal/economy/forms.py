@@ -85,13 +85,14 @@ class LocationForm(Form):
     )
 
     def validate_latitude(self, field: Any) -> None:
-        _coordinate(field, -90, 90)
+        check_coordinate(field, -90, 90)
 
     def validate_longitude(self, field: Any) -> None:
-        _coordinate(field, -180, 180)
+        check_coordinate(field, -180, 180)
 
 
-def _coordinate(field: Any, low: float, high: float) -> None:
+def check_coordinate(field: Any, low: float, high: float) -> None:
+    """Check a decimal-degrees field (empty is fine) against its range."""
     if not field.data:
         return
     try:
@@ -332,10 +333,10 @@ class FairForm(FlaskForm):
     vendors = MultiCheckboxField(_l("Organizations that sell here"), coerce=int)
 
     def validate_latitude(self, field: Any) -> None:
-        _coordinate(field, -90, 90)
+        check_coordinate(field, -90, 90)
 
     def validate_longitude(self, field: Any) -> None:
-        _coordinate(field, -180, 180)
+        check_coordinate(field, -180, 180)
         if bool(self.latitude.data) != bool(field.data):
             raise ValidationError(_l("Give both latitude and longitude, or neither."))
 

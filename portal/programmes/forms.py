@@ -31,7 +31,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.budgeting.forms import THEME_LABELS
-from portal.economy.forms import coordinate
+from portal.economy.forms import check_coordinate, coordinate
 from portal.economy.vocab import FAIR_KINDS, choices
 from portal.programmes.vocab import AGENCY_LABELS, LEVEL_LABELS, STATUS_LABELS
 
@@ -44,19 +44,6 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
-
-
-def _coordinate(field: Any, low: float, high: float) -> None:
-    if not field.data:
-        return
-    try:
-        value = float(str(field.data).replace(",", "."))
-    except ValueError as error:
-        raise ValidationError(_l("Write a number in decimal degrees.")) from error
-    if not low <= value <= high:
-        raise ValidationError(
-            _l("Write a number between %(low)d and %(high)d.", low=low, high=high)
-        )
 
 
 def _end_after_start(start: Any, end: Any) -> None:
@@ -194,12 +181,12 @@ class ProjectForm(FlaskForm):
     organization_id = SelectField(_l("Implementing organization"), coerce=str)
 
     def validate_latitude(self, field: Any) -> None:
-        _coordinate(field, -90, 90)
+        check_coordinate(field, -90, 90)
         if bool(field.data) != bool(self.longitude.data):
             raise ValidationError(_l("Give both latitude and longitude, or neither."))
 
     def validate_longitude(self, field: Any) -> None:
-        _coordinate(field, -180, 180)
+        check_coordinate(field, -180, 180)
 
     def validate_end_date(self, field: Any) -> None:
         _end_after_start(self.start_date, field)
