@@ -491,9 +491,10 @@ def participation_of(session: Session, round_: Round, voter_hash: str) -> Partic
     )
 
 
-def current_choices(session: Session, round_: Round, voter: Voter) -> dict[int, int]:
+def current_choices(
+    session: Session, round_: Round, participation: Participation | None
+) -> dict[int, int]:
     """Return a voter's current choices (project id -> points or rank), to edit their ballot."""
-    participation = participation_of(session, round_, voter.voter_hash)
     if participation is None or participation.ballot_id is None:
         return {}
     ranked = round_.method == Method.RANKED.value
@@ -820,6 +821,7 @@ def winning_projects(session: Session, round_: Round) -> list[Proposal]:
 
 def results_of(session: Session, round_: Round) -> list[ListResult]:
     """Return a round's stored results, one per list."""
-    results = list(session.scalars(select(ListResult).where(ListResult.round_id == round_.id)))
-    order = {blist.key: i for i, blist in enumerate(all_lists(session, round_))}
+    results = session.scalars(select(ListResult).where(ListResult.round_id == round_.id))
+    # The ballot's order: districts by name, then the comuna-wide list (no need to load projects).
+    order = {list_key(d.id): i for i, d in enumerate(round_.districts)}
     return sorted(results, key=lambda r: order.get(r.list_key, len(order)))

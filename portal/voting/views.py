@@ -28,12 +28,11 @@ from werkzeug.wrappers import Response
 
 from portal.accounts.auth import municipal_staff_required
 from portal.accounts.forms import ConfirmForm
-from portal.budgeting.models import Method, Participation, Round
+from portal.budgeting.models import Participation, Round
 from portal.budgeting.phases import current_phase
 from portal.budgeting.views import _staff_round, public_municipality, public_round
 from portal.extensions import db, limiter
 from portal.geo.models import Municipality
-from portal.i18n import money
 from portal.text import csv_cell, is_whole_number
 from portal.voting import bp
 from portal.voting.ballots import Method as BallotMethod
@@ -323,7 +322,7 @@ def ballot(slug: str, round_id: int) -> str | Response:
         chosen = _chosen_from_form(lists)
         status = 422
     else:
-        chosen = {k: str(v) for k, v in current_choices(db.session, round_, voter).items()}
+        chosen = {k: str(v) for k, v in current_choices(db.session, round_, participation).items()}
         status = 200
     return render_template(
         "voting/ballot.html",
@@ -746,16 +745,3 @@ def import_paper(slug: str, round_id: int) -> str | Response:
         form=form,
         problems=problems,
     )
-
-
-@bp.app_template_filter("points_left")
-def points_left(chosen: dict[int, str], round_: Round) -> int:
-    """Return the points a cumulative voter has left, from what the form shows."""
-    used = sum(int(v) for v in chosen.values() if is_whole_number(v))
-    return max((round_.points_total or 0) - used, 0)
-
-
-@bp.app_context_processor
-def voting_helpers() -> dict[str, Any]:
-    """Expose the methods and money to the voting templates."""
-    return {"Method": Method, "money_text": money}
