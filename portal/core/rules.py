@@ -360,6 +360,11 @@ class _MES:
         ]
         self.cands = [i for i in range(m) if prof.sup[i] and self.W[i] > 0 and prof.cost[i] > 0]
         self.fcost = [float(c) for c in prof.cost]
+        # the tie-break order as one integer per project (heap entries compare it)
+        self.by_rank = sorted(range(m), key=prof.tiebreak_key)
+        self.rank = [0] * m
+        for q, i in enumerate(self.by_rank):
+            self.rank[i] = q
 
     def selected(self, per_voter: Number, hint: list | None = None) -> tuple[list[int], list]:
         """The projects MES buys at ``per_voter``, in order (what ``run`` selects), and a trace
@@ -376,32 +381,42 @@ class _MES:
     def _fast(self, b0: float, hint: list | None = None, trace: list | None = None) -> list[int]:
         """A float MES run for approval ballots (cost utilities) that returns only the
         projects bought, with the same decisions as ``_run``: candidates come off a heap keyed
-        by their last effective votes (an upper bound: a price never falls within a run),
-        and a price is found by binary search over the supporters' sorted budgets. Raises
-        _NeedExact when a decision is within the tolerance of a tie.
+        by an upper bound on their effective votes (their last value: a price never falls
+        within a run), and a price is found by binary search over the supporters' sorted
+        budgets. Raises _NeedExact when a decision is within the tolerance of a tie.
 
-        ``trace`` receives, per round, the project bought and an upper bound on the effective
-        votes of every project still affordable then. Given as ``hint`` to a run at a lower
-        share, it bounds that run's rounds for as long as both runs bought the same projects:
-        with the same purchases so far every voter has at most as much left at the lower
-        share, so every price is at least as high (effective votes at most as many) and a
-        project unaffordable at the higher share is unaffordable at the lower one too."""
+        Heap entries are (-bound, rank) with ``rank`` the project's place in the tie-break
+        order, so equal bounds pop in that order. ``own[rank]`` mirrors the key each live
+        project has (-1.0 once bought or unaffordable).
+
+        ``trace`` receives, per round, the project bought and a list (by rank) of upper bounds
+        on the effective votes of every project still affordable then (-1.0 for the others).
+        Given as ``hint`` to a run at a lower share, it bounds that run's rounds for as long as
+        both runs bought the same projects: with the same purchases so far every voter has at
+        most as much left at the lower share, so every price is at least as high (effective
+        votes at most as many) and a project unaffordable at the higher share is unaffordable
+        at the lower one too. A hint is applied lazily, to the entries that reach the top."""
         prof = self.prof
         W = self.W
         getx = self.getx
         sup = prof.sup
         fcost = self.fcost
-        tb = prof.tiebreak_key
-        heap = [(-W[i], *tb(i), i) for i in self.cands]
+        rank = self.rank
+        by_rank = self.by_rank
+        own = [-1.0] * len(by_rank)
+        heap = []
+        for i in self.cands:
+            q = rank[i]
+            own[q] = float(W[i])
+            heap.append((-W[i], q))
         heapify(heap)
         budgets = [b0] * len(prof.ballots)
         selected: list[int] = []
         follow = bool(hint)
+        hb: list = []
         while heap:
             if follow:
-                bounds = hint[len(selected)][1]  # type: ignore[index]
-                heap = [(max(e[0], -bounds[e[-1]]), *e[1:]) for e in heap if e[-1] in bounds]
-                heapify(heap)
+                hb = hint[len(selected)][1]  # type: ignore[index]
             bestE = None
             best_exact = True
             best: list[tuple] = []  # entries tied with the best (exactly equal, exact)
@@ -412,13 +427,24 @@ class _MES:
                 if bestE is not None and -top[0] < bestE * (1 - TOL):
                     break
                 heappop(heap)
-                i = top[-1]
+                q = top[1]
+                if follow:
+                    h = hb[q]
+                    if h < 0:  # unaffordable at the higher share: here too
+                        own[q] = -1.0
+                        continue
+                    if h < -top[0]:  # the higher run bounds it tighter: requeue
+                        own[q] = h
+                        heappush(heap, (-h, q))
+                        continue
+                i = by_rank[q]
                 cost = fcost[i]
                 bud = getx[i](budgets)  # one entry per voter
                 money = sum(bud)
                 if abs(money - cost) <= TOL * cost:
                     raise _NeedExact
                 if money < cost:
+                    own[q] = -1.0
                     continue  # never affordable again in this run
                 Wi = W[i]
                 # the target: the best so far, or else the next bound on the heap (a
@@ -434,10 +460,11 @@ class _MES:
                     if raised < cost:
                         # below the target; one Newton step from below bounds the price
                         bound = cost / (top_rho + (cost - raised) / short)
+                        own[q] = bound
                         if bestE is None:
-                            heappush(heap, (-bound, *top[1:]))
+                            heappush(heap, (-bound, q))
                         else:
-                            seen.append((-bound, *top[1:]))
+                            seen.append((-bound, q))
                         continue
                 else:
                     low = bud
@@ -451,7 +478,8 @@ class _MES:
                     rho = _price_low(pos, zeros, cost, Wi)
                     E = cost / rho
                     is_exact = False
-                entry = (-E, *top[1:])
+                own[q] = E
+                entry = (-E, q)
                 seen.append(entry)
                 if bestE is None or E - bestE > TOL * E:  # better than all so far
                     best = [entry]
@@ -464,17 +492,18 @@ class _MES:
                     if entry < best[0]:
                         best.insert(0, best.pop())
                         win_rho = rho
-            if trace is not None:
-                bounds = {e[-1]: -e[0] for e in heap}
-                bounds.update((e[-1], -e[0]) for e in seen)
-                trace.append((best[0][-1] if best else None, bounds))
             if bestE is None:
+                if trace is not None:
+                    trace.append((None, own))
                 break
             win = best[0]
             for e in seen:
                 if e is not win:
                     heappush(heap, e)
-            w = win[-1]
+            w = by_rank[win[1]]
+            if trace is not None:  # the winner keeps its bound: the lower run prices it too
+                trace.append((w, list(map(min, own, hb)) if follow else own[:]))
+            own[win[1]] = -1.0
             if follow:
                 rnd = len(selected)
                 follow = rnd + 1 < len(hint) and hint[rnd][0] == w  # type: ignore[arg-type]
