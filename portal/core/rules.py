@@ -8,8 +8,9 @@ cheapest per effective vote, whether supporters can afford a project) falls with
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
+import multiprocessing
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from heapq import heapify, heappop, heappush
@@ -34,6 +35,7 @@ TOL = 1e-9
 # little below it, so that the winner is usually priced at once rather than bounded first)
 FIRST_TARGET = 0.99
 ADD1_BLOCK = 16  # add1 runs computed together, from the highest share down
+SERIAL_BLOCKS = (4, 8)  # the first add1 blocks, computed in the calling process
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -171,6 +173,18 @@ class Profile:
         pos = {p: k for k, p in enumerate(order)}
         # position in the caller's order, then file order for projects it does not name
         self.order = [pos.get(p, len(order) + i) for i, p in enumerate(self.ids)]
+
+    def cluster(self) -> None:
+        """Put the ballots in lexicographic order of their projects, most voted first: the
+        supporters of a popular project then sit together in memory, which MES runs (that
+        gather and update their budgets thousands of times) feel: 10-15 % on large files."""
+        m = len(self.ids)
+        place = [0] * m
+        for r, i in enumerate(sorted(range(m), key=lambda i: (-self.votes[i], i))):
+            place[i] = r
+        self.ballots.sort(key=lambda b: sorted(place[i] for i, _w in b[0]))
+        self.mult = [n for _, n in self.ballots]
+        self._sup = self._wts = None
 
     def _supporters(self) -> None:
         m = len(self.ids)
@@ -344,6 +358,7 @@ class _MES:
     their points."""
 
     def __init__(self, prof: Profile) -> None:
+        prof.cluster()
         self.prof = prof
         m = len(prof.ids)
         self.get = [_gather(s) if s else None for s in prof.sup]
@@ -507,6 +522,17 @@ class _MES:
             if follow:
                 rnd = len(selected)
                 follow = rnd + 1 < len(hint) and hint[rnd][0] == w  # type: ignore[arg-type]
+                if not follow:
+                    # the runs part here; this round's bounds still hold for every later
+                    # round (prices only rise within a run): give them to every entry now
+                    rekeyed = []
+                    for key, q in heap:
+                        h = min(-key, hb[q])
+                        own[q] = h if h >= 0 else -1.0
+                        if h >= 0:
+                            rekeyed.append((-h, q))
+                    heap = rekeyed
+                    heapify(heap)
             selected.append(w)
             for j in sup[w]:
                 bj = budgets[j]
@@ -681,35 +707,81 @@ def _utility(prof: Profile, chosen: set[int]) -> list[Number]:
     return out
 
 
-def _add1_steps(prof: Profile, mes: _MES, share: Fraction, keep: bool, first: _Run) -> int:
-    """How many one-unit raises of the per-voter share add1 makes."""
+def _block(mes: _MES, share: Fraction, lo: int, hi: int) -> list[list[int]]:
+    """The projects bought at shares ``share + lo`` … ``share + hi``, computed from the highest
+    down, each run bounded by the trace of the one above it."""
+    out: list[list[int]] = []
+    hint: list = []
+    for k in range(hi, lo - 1, -1):
+        sel, hint = mes.selected(share + k, hint)
+        out.append(sel)
+    out.reverse()
+    return out
+
+
+_FORKED: tuple | None = None  # (mes, share) inherited by the worker processes of add1
+
+
+def _forked_block(lo: int, hi: int) -> list[list[int]]:
+    mes, share = _FORKED  # type: ignore[misc]
+    return _block(mes, share, lo, hi)
+
+
+def _add1_runs(mes: _MES, share: Fraction, jobs: int) -> Iterator[list[int]]:
+    """The projects bought after 1, 2, 3 … one-unit raises, in order, computed in blocks.
+
+    The first blocks are small and computed here, so that short searches cost nothing more.
+    With ``jobs`` > 1 and the ``fork`` start method available, later blocks are computed by
+    that many worker processes (forked, so they inherit the profile) while this process
+    checks the results in order; blocks still running when the caller stops are abandoned."""
+    k = 1
+    for size in SERIAL_BLOCKS:
+        yield from _block(mes, share, k, k + size - 1)
+        k += size
+    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        global _FORKED
+        _FORKED = (mes, share)
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                pending: deque = deque()
+                while True:
+                    while len(pending) <= jobs:  # one block waiting for each busy worker
+                        pending.append(pool.apply_async(_forked_block, (k, k + ADD1_BLOCK - 1)))
+                        k += ADD1_BLOCK
+                    yield from pending.popleft().get()
+        finally:
+            _FORKED = None
+    while True:
+        yield from _block(mes, share, k, k + ADD1_BLOCK - 1)
+        k += ADD1_BLOCK
+
+
+def _add1_steps(
+    prof: Profile, mes: _MES, share: Fraction, keep: bool, first: _Run, jobs: int = 1
+) -> int:
+    """How many one-unit raises of the per-voter share add1 makes: the first step whose
+    outcome is exhaustive (unless ``keep``) or supports every supported project, or the last
+    one before a step whose outcome would cost more than the budget."""
     budget = prof.budget
     supported = set(mes.cands)
-
-    def cost(sel: list[int]) -> Number:
-        return sum(prof.cost[i] for i in sel)
 
     def stop_here(sel: list[int]) -> bool:
         s = set(sel)
         return (not keep and _exhaustive(prof, s, budget)) or supported <= s
 
-    # Runs are computed in blocks from the highest share down, each passing its trace to the
-    # next as bounds; the steps are then checked in increasing order as before, so at most
-    # one block's runs past the stopping step are computed for nothing.
-    sel, steps = first.selected, 0
-    ahead: dict[int, list[int]] = {}
-    block = 4
-    while not stop_here(sel):
-        k = steps + 1
-        if k not in ahead:
-            hint: list = []
-            for kk in range(k + block - 1, k - 1, -1):
-                ahead[kk], hint = mes.selected(share + kk, hint)
-            block = min(2 * block, ADD1_BLOCK)
-        nxt = ahead.pop(k)
-        if cost(nxt) > budget:
-            break
-        sel, steps = nxt, k
+    steps = 0
+    if stop_here(first.selected):
+        return steps
+    runs = _add1_runs(mes, share, jobs)
+    try:
+        for sel in runs:
+            if sum(prof.cost[i] for i in sel) > budget:
+                break
+            steps += 1
+            if stop_here(sel):
+                break
+    finally:
+        runs.close()  # stops the worker processes, if any
     return steps
 
 
@@ -725,7 +797,9 @@ def tally(instance: Instance, rule: str, **options: object) -> Result:
     that does not fit), ``keep_raising`` (add1 keeps raising the per-voter share past the first
     exhaustive outcome until the next step would overspend), ``comparison`` (after MES, use
     greedy's outcome instead if more voters prefer it), ``tie_order`` (project ids in the
-    order that settles ties left after cost and votes; default file order).
+    order that settles ties left after cost and votes; default file order), ``jobs`` (worker
+    processes for the add1 search once it runs past a few steps; default 1: all in this
+    process; the outcome does not depend on it).
     """
     with paused_gc():
         return _tally(instance, rule, **options)
@@ -743,7 +817,7 @@ def _tally(instance: Instance, rule: str, **options: object) -> Result:
         options.setdefault("comparison", True)
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
-    unknown = set(options) - {"threshold", "no_skip", "keep_raising", "comparison", "tie_order"}
+    unknown = set(options) - {"threshold", "no_skip", "keep_raising", "comparison", "tie_order", "jobs"}
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
     prof = Profile(instance, options.get("tie_order"))  # type: ignore[arg-type]
@@ -796,7 +870,7 @@ def _tally_mes(prof: Profile, rule: str, options: dict, instance: Instance) -> R
         keep = bool(options.get("keep_raising"))
         if keep:
             name += "-keep-raising"
-        steps = _add1_steps(prof, mes, share, keep, run)
+        steps = _add1_steps(prof, mes, share, keep, run, int(options.get("jobs") or 1))
         run = mes.run(share + steps) if steps else run
         info["add1_steps"] = steps
         info["per_voter_share"] = share + steps
