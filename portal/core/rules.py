@@ -16,6 +16,7 @@ from fractions import Fraction
 from heapq import heapify, heappop, heappush
 from itertools import accumulate, chain, repeat
 from operator import itemgetter, mul
+from time import perf_counter
 
 from portal.core.model import Instance, Number, VoteType, format_number, paused_gc
 
@@ -36,6 +37,8 @@ TOL = 1e-9
 FIRST_TARGET = 0.99
 ADD1_BLOCK = 16  # add1 runs computed together, from the highest share down
 SERIAL_BLOCKS = (4, 8)  # the first add1 blocks, computed in the calling process
+# add1 spreads its later runs over worker processes (option jobs) once a run takes this long (s)
+SPREAD_MIN_RUN = 0.0005
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -731,14 +734,21 @@ def _add1_runs(mes: _MES, share: Fraction, jobs: int) -> Iterator[list[int]]:
     """The projects bought after 1, 2, 3 … one-unit raises, in order, computed in blocks.
 
     The first blocks are small and computed here, so that short searches cost nothing more.
-    With ``jobs`` > 1 and the ``fork`` start method available, later blocks are computed by
-    that many worker processes (forked, so they inherit the profile) while this process
-    checks the results in order; blocks still running when the caller stops are abandoned."""
+    With ``jobs`` > 1, the ``fork`` start method available and runs slow enough to pay for
+    starting processes, later blocks are computed by that many worker processes (forked, so
+    they inherit the profile) while this process checks the results in order; blocks still
+    running when the caller stops are abandoned."""
     k = 1
+    spread = jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
     for size in SERIAL_BLOCKS:
+        started = perf_counter()
         yield from _block(mes, share, k, k + size - 1)
         k += size
-    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        if spread and (perf_counter() - started) / size > SPREAD_MIN_RUN:
+            break
+    else:
+        spread = False
+    if spread:
         global _FORKED
         _FORKED = (mes, share)
         try:
@@ -817,7 +827,14 @@ def _tally(instance: Instance, rule: str, **options: object) -> Result:
         options.setdefault("comparison", True)
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
-    unknown = set(options) - {"threshold", "no_skip", "keep_raising", "comparison", "tie_order", "jobs"}
+    unknown = set(options) - {
+        "threshold",
+        "no_skip",
+        "keep_raising",
+        "comparison",
+        "tie_order",
+        "jobs",
+    }
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
     prof = Profile(instance, options.get("tie_order"))  # type: ignore[arg-type]
