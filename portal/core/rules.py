@@ -147,8 +147,9 @@ class Profile:
                 ids.discard(None)
                 key = tuple(sorted(ids))
                 ballots[key] = ballots.get(key, 0) + n
-            one = repeat(1)
-            self.ballots = [(tuple(zip(k, one, strict=False)), n) for k, n in ballots.items()]
+            pair = [(i, 1) for i in range(m)]  # shared by every ballot that approves i
+            at = pair.__getitem__
+            self.ballots = [(tuple(map(at, k)), n) for k, n in ballots.items()]
             # approvals per project: ballots cast once are counted in C, the others by hand
             counted = Counter(chain.from_iterable(k for k, n in ballots.items() if n == 1))
             for i, c in counted.items():
@@ -185,7 +186,9 @@ class Profile:
         place = [0] * m
         for r, i in enumerate(sorted(range(m), key=lambda i: (-self.votes[i], i))):
             place[i] = r
-        self.ballots.sort(key=lambda b: sorted(place[i] for i, _w in b[0]))
+        at = place.__getitem__
+        first = itemgetter(0)
+        self.ballots.sort(key=lambda b: sorted(map(at, map(first, b[0]))))
         self.mult = [n for _, n in self.ballots]
         self._sup = self._wts = None
 
@@ -193,10 +196,16 @@ class Profile:
         m = len(self.ids)
         sup: list[list[int]] = [[] for _ in range(m)]
         wts: list[list[Number]] = [[] for _ in range(m)]
-        for j, (items, _n) in enumerate(self.ballots):
-            for i, w in items:
-                sup[i].append(j)
-                wts[i].append(w)
+        if self.approval:  # every weight is 1
+            for j, (items, _n) in enumerate(self.ballots):
+                for i, _w in items:
+                    sup[i].append(j)
+            wts = [[1] * len(s) for s in sup]
+        else:
+            for j, (items, _n) in enumerate(self.ballots):
+                for i, w in items:
+                    sup[i].append(j)
+                    wts[i].append(w)
         self._sup, self._wts = sup, wts
 
     @property
@@ -366,16 +375,18 @@ class _MES:
         m = len(prof.ids)
         self.get = [_gather(s) if s else None for s in prof.sup]
         # the same supporters repeated by multiplicity (one entry per voter)
+        mult = prof.mult
         self.getx = [
-            _gather([j for j in s for _ in range(prof.mult[j])]) if s else None for s in prof.sup
+            _gather(list(chain.from_iterable(map(repeat, s, map(mult.__getitem__, s)))))
+            if s
+            else None
+            for s in prof.sup
         ]
-        self.mult_of = [tuple(prof.mult[j] for j in s) for s in prof.sup]
+        self.mult_of = [tuple(map(mult.__getitem__, s)) for s in prof.sup]
         self.unit = prof.approval or all(w == 1 for ws in prof.wts for w in ws)
-        self.wf = [tuple(float(w) for w in ws) for ws in prof.wts]
-        self.W = [
-            sum(w * prof.mult[j] for j, w in zip(s, ws, strict=True))
-            for s, ws in zip(prof.sup, prof.wts, strict=True)
-        ]
+        # float weights: only runs with points other than 1 read them
+        self.wf = [] if self.unit else [tuple(map(float, ws)) for ws in prof.wts]
+        self.W = [sum(map(mul, ws, ms)) for ws, ms in zip(prof.wts, self.mult_of, strict=True)]
         self.cands = [i for i in range(m) if prof.sup[i] and self.W[i] > 0 and prof.cost[i] > 0]
         self.fcost = [float(c) for c in prof.cost]
         # the tie-break order as one integer per project (heap entries compare it)
