@@ -778,7 +778,7 @@ def _add1_runs(mes: _MES, share: Fraction, jobs: int) -> Iterator[list[int]]:
 
 
 def _add1_steps(
-    prof: Profile, mes: _MES, share: Fraction, keep: bool, first: _Run, jobs: int = 1
+    prof: Profile, mes: _MES, share: Fraction, keep: bool, first: list[int], jobs: int = 1
 ) -> int:
     """How many one-unit raises of the per-voter share add1 makes: the first step whose
     outcome is exhaustive (unless ``keep``) or supports every supported project, or the last
@@ -791,7 +791,7 @@ def _add1_steps(
         return (not keep and _exhaustive(prof, s, budget)) or supported <= s
 
     steps = 0
-    if stop_here(first.selected):
+    if stop_here(first):
         return steps
     runs = _add1_runs(mes, share, jobs)
     try:
@@ -891,17 +891,19 @@ def _tally_mes(prof: Profile, rule: str, options: dict, instance: Instance) -> R
     mes = _MES(prof)
     n = max(prof.n_voters, 1)
     share = Fraction(budget) / n
-    run = mes.run(share)
     info: dict = {"per_voter_share": share, "add1_steps": 0}
     name = rule
     if rule in ("mes-add1", "mes-add1-greedy"):
         keep = bool(options.get("keep_raising"))
         if keep:
             name += "-keep-raising"
-        steps = _add1_steps(prof, mes, share, keep, run, int(options.get("jobs") or 1))
-        run = mes.run(share + steps) if steps else run
+        # the search needs only the projects bought; the full run, with what explains it,
+        # is made once, at the share the search stops at
+        first = mes.selected(share)[0]
+        steps = _add1_steps(prof, mes, share, keep, first, int(options.get("jobs") or 1))
         info["add1_steps"] = steps
         info["per_voter_share"] = share + steps
+    run = mes.run(info["per_voter_share"])
     chosen = list(run.selected)
     expl: dict[str, Explanation] = {}
     for i, pid in enumerate(prof.ids):
