@@ -6,12 +6,17 @@ time (parse + tally, imports included) are per run. pabutools runs get a time ca
 (``--cap``, 60 s by default); slower runs are killed and reported as "skipped > cap".
 
     python benchmarks/tally.py [--cap 60] [--only ours|pabutools] [--files GLOB] [--rules r1,r2]
+                               [--jobs N]
+
+add1 rules are timed twice: in one process, and with ``jobs=N`` (the add1 search spread over N
+forked worker processes; their CPU time is added to ours and the larger peak RSS is shown).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -28,11 +33,12 @@ t = time.perf_counter()
 from portal.core.pabulib import read_pb
 from portal.core.rules import tally
 inst = read_pb(sys.argv[1])
-res = tally(inst, sys.argv[2])
+res = tally(inst, sys.argv[2], jobs=int(sys.argv[3]))
 dt = time.perf_counter() - t
 ru = resource.getrusage(resource.RUSAGE_SELF)
-peak = ru.ru_maxrss * 1024
-cpu = ru.ru_utime + ru.ru_stime
+ch = resource.getrusage(resource.RUSAGE_CHILDREN)  # add1's worker processes, if any
+peak = max(ru.ru_maxrss, ch.ru_maxrss) * 1024
+cpu = ru.ru_utime + ru.ru_stime + ch.ru_utime + ch.ru_stime
 print(json.dumps({"time": dt, "cpu": cpu, "peak": peak, "n": len(res.selected),
                   "cost": int(res.total_cost)}))
 """
@@ -62,10 +68,10 @@ print(json.dumps({"time": dt, "cpu": cpu, "peak": peak, "n": len(out),
 """
 
 
-def run(code: str, path: Path, rule: str, cap: float | None) -> dict:
+def run(code: str, path: Path, rule: str, cap: float | None, *extra: str) -> dict:
     try:
         out = subprocess.run(
-            [sys.executable, "-c", code, str(path), rule],
+            [sys.executable, "-c", code, str(path), rule, *extra],
             capture_output=True,
             text=True,
             timeout=cap,
@@ -97,6 +103,12 @@ def main() -> None:
     ap.add_argument("--only", choices=["ours", "pabutools"])
     ap.add_argument("--files", default="*.pb")
     ap.add_argument("--rules", default=",".join(RULES))
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="processes for the second column of add1 rules (default: the CPUs available)",
+    )
     args = ap.parse_args()
     rules = args.rules.split(",")
     print(
@@ -104,16 +116,21 @@ def main() -> None:
         f"Python {platform.python_version()}; pabutools cap {args.cap:g} s per run"
     )
     print(
-        "| file | rule | ours: wall (CPU), peak RSS (projects / cost) | pabutools (cap "
-        f"{args.cap:g} s) |"
+        "| file | rule | ours, 1 process: wall (CPU), peak RSS (projects / cost) | "
+        f"ours, --jobs {args.jobs} | pabutools (cap {args.cap:g} s) |"
     )
-    print("|---|---|---|---|")
+    print("|---|---|---|---|---|")
     for path in sorted(DATA.glob(args.files)):
         for rule in rules:
-            ours = None if args.only == "pabutools" else run(OURS, path, rule, None)
+            ours = spread = None
+            if args.only != "pabutools":
+                ours = run(OURS, path, rule, None, "1")
+                if "add1" in rule and args.jobs > 1:
+                    spread = run(OURS, path, rule, None, str(args.jobs))
             theirs = None if args.only == "ours" else run(PABUTOOLS, path, rule, args.cap)
             print(
-                f"| {path.name} | {rule} | {cell(ours, None)} | {cell(theirs, args.cap)} |",
+                f"| {path.name} | {rule} | {cell(ours, None)} | {cell(spread, None)} | "
+                f"{cell(theirs, args.cap)} |",
                 flush=True,
             )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -42,6 +43,13 @@ def check_cmd(file: str) -> None:
         click.echo(f"  rule:      {inst.rule}")
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @pb.command("tally")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -72,6 +80,12 @@ def check_cmd(file: str) -> None:
     "--comparison", is_flag=True, help="After MES, use greedy's outcome if more voters prefer it."
 )
 @click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for the add1 search (default: the CPUs this process may use; 1 = here).",
+)
+@click.option(
     "--tie-order",
     default=None,
     help="Comma-separated project ids settling ties left after cost and votes.",
@@ -85,6 +99,7 @@ def tally_cmd(
     keep_raising: bool,
     comparison: bool,
     tie_order: str | None,
+    jobs: int | None,
 ) -> None:
     """Compute the winners of FILE under a rule."""
     from portal.core.model import to_number
@@ -94,7 +109,7 @@ def tally_cmd(
         for p in problems:
             click.echo(str(p), err=True)
         sys.exit(1)
-    options: dict = {}
+    options: dict = {"jobs": jobs or _cpus()}
     if threshold is not None:
         options["threshold"] = to_number(threshold)
     if no_skip:

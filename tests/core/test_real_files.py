@@ -1,10 +1,12 @@
 import contextlib
 import json
+import os
 from fractions import Fraction
 
 import pytest
 from click.testing import CliRunner
 
+from portal.core import rules
 from portal.core.cli import pb
 from portal.core.pabulib import read_pb
 from portal.core.rules import _MES, Profile, _NeedExact, tally
@@ -140,3 +142,45 @@ def test_mes_fast_path_buys_what_a_full_run_buys(name):
     for k in range(12, -1, -1):
         sel, hint = mes.selected(share + k, hint)
         assert sel == mes.run(share + k).selected
+
+
+def _block_recording_pid(lo, hi):
+    # stands in for rules._forked_block in the worker processes (module level: the pool
+    # pickles it by name); notes which process computed the block
+    with open(os.environ["PORTAL_TEST_PID_FILE"], "a") as f:
+        f.write(f"{os.getpid()}\n")
+    mes, share = rules._FORKED
+    return rules._block(mes, share, lo, hi)
+
+
+def test_add1_spread_over_worker_processes_keeps_the_outcome(monkeypatch, tmp_path):
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("PORTAL_TEST_PID_FILE", str(pids))
+    monkeypatch.setattr(rules, "_forked_block", _block_recording_pid)
+    monkeypatch.setattr(rules, "SPREAD_MIN_RUN", 0.0)  # spread even these fast runs
+    inst = read_pb(data_file("Poland_Swiecie_2023.pb"))
+    alone = tally(inst, "mes-add1")
+    assert not pids.exists()  # jobs=1: everything in this process
+    spread = tally(inst, "mes-add1", jobs=2)
+    workers = set(pids.read_text().split())
+    assert workers and str(os.getpid()) not in workers
+    assert spread.selected == alone.selected and set(spread.selected) == published(inst)
+    assert spread.info["add1_steps"] == alone.info["add1_steps"] == 226
+    # keep-raising stops elsewhere (Wieliczka) and reads the same from the workers
+    inst = read_pb(data_file("Poland_Wieliczka_2023_Green_Budget.pb"))
+    kept = tally(inst, "mes-add1", keep_raising=True, jobs=2)
+    assert set(kept.selected) == published(inst)
+    assert kept.info == tally(inst, "mes-add1", keep_raising=True).info
+
+
+def test_cli_tally_jobs(monkeypatch):
+    monkeypatch.setattr(rules, "SPREAD_MIN_RUN", 0.0)
+    path = str(data_file("Poland_Swiecie_2023.pb"))
+    runner = CliRunner()
+    one = runner.invoke(pb, ["tally", path, "--rule", "mes-add1", "--json", "--jobs", "1"])
+    two = runner.invoke(pb, ["tally", path, "--rule", "mes-add1", "--json", "--jobs", "2"])
+    assert one.exit_code == two.exit_code == 0
+    assert json.loads(one.output) == json.loads(two.output)
+    assert set(json.loads(two.output)["selected"]) == published(read_pb(path))
+    bad = runner.invoke(pb, ["tally", path, "--rule", "mes-add1", "--jobs", "0"])
+    assert bad.exit_code == 2 and "--jobs" in bad.output
