@@ -32,6 +32,24 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from voteday import CSRF_RE, STEPS, birth, build_database, make_rut  # noqa: E402
 
 
+def timed(owner: Any, name: str, parts: dict[str, float], key: str) -> None:
+    """Add the CPU time spent in owner.name (outermost calls only) to parts[key]."""
+    original = getattr(owner, name)
+    depth = {"n": 0}
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        depth["n"] += 1
+        started = time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            depth["n"] -= 1
+            if depth["n"] == 0:
+                parts[key] += time.process_time() - started
+
+    setattr(owner, name, wrapper)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default="")
@@ -48,7 +66,9 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{instance}/pages.sqlite3"
     info = build_database(url, instance, args.voters)
 
+    import flask.templating
     from sqlalchemy import event
+    from sqlalchemy.orm import Session
 
     from portal import create_app
     from portal.extensions import db
@@ -60,6 +80,13 @@ def main() -> None:
 
     def before(*_args: Any) -> None:
         statements["n"] += 1
+
+    # Where the CPU goes: time spent inside template rendering and inside SQLAlchemy's execute.
+    parts = {"render": 0.0, "sql": 0.0}
+    render_ms: dict[str, list[float]] = {s: [] for s in STEPS}
+    sql_ms: dict[str, list[float]] = {s: [] for s in STEPS}
+    timed(flask.templating, "_render", parts, "render")
+    timed(Session, "_execute_internal", parts, "sql")
 
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     base = f"/{info['slug']}/rondas/{info['round_id']}"
@@ -88,6 +115,7 @@ def main() -> None:
             profiling = profiler is not None and args.profile in (name, "all") and n > 5
             if profiling:
                 profiler.enable()  # type: ignore[union-attr]
+            parts["render"] = parts["sql"] = 0.0
             started = time.process_time()
             response = client.open(path, method=method, data=data)
             spent = time.process_time() - started
@@ -98,6 +126,8 @@ def main() -> None:
                 raise SystemExit(f"{name}: {response.status_code}")
             if n > 5:  # warm-up: the first flows compile templates and fill caches
                 cpu[name].append(spent)
+                render_ms[name].append(parts["render"])
+                sql_ms[name].append(parts["sql"])
                 counts[name].append(statements["n"])
             match = CSRF_RE.search(body)
             if match:
@@ -107,6 +137,12 @@ def main() -> None:
         "flows": len(cpu["home"]),
         "cpu_ms_median": {s: round(statistics.median(v) * 1000, 2) for s, v in cpu.items()},
         "cpu_ms_flow": round(sum(statistics.median(v) for v in cpu.values()) * 1000, 1),
+        "render_ms_median": {
+            s: round(statistics.median(v) * 1000, 2) for s, v in render_ms.items()
+        },
+        "sqlalchemy_execute_ms_median": {
+            s: round(statistics.median(v) * 1000, 2) for s, v in sql_ms.items()
+        },
         "statements": {s: statistics.median(v) for s, v in counts.items()},
     }
     print(json.dumps(figures, indent=2))
