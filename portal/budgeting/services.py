@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from portal.accounts.models import User
 from portal.audit.services import changes, record
@@ -382,7 +382,11 @@ def withdraw_proposal(
 
 
 def ballot_projects(session: Session, round_: Round) -> list[Proposal]:
-    """Return the projects on the ballot: feasible proposals with a final cost."""
+    """Return the projects on the ballot: feasible proposals with a final cost.
+
+    Their round is the one given (already in the session): not joined again with its
+    municipality and comuna for every project.
+    """
     return list(
         session.scalars(
             select(Proposal)
@@ -391,7 +395,7 @@ def ballot_projects(session: Session, round_: Round) -> list[Proposal]:
                 Proposal.status == ProposalStatus.FEASIBLE.value,
                 Proposal.final_cost.is_not(None),
             )
-            .options(selectinload(Proposal.images))
+            .options(lazyload(Proposal.round), selectinload(Proposal.images))
             .order_by(Proposal.id)
         )
     )
