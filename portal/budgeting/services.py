@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from portal.accounts.models import User
@@ -387,15 +388,19 @@ def ballot_projects(session: Session, round_: Round) -> list[Proposal]:
     Their round is the one given (already in the session): not joined again with its
     municipality and comuna for every project.
     """
-    return list(
-        session.scalars(
-            select(Proposal)
-            .where(
-                Proposal.round_id == round_.id,
-                Proposal.status == ProposalStatus.FEASIBLE.value,
-                Proposal.final_cost.is_not(None),
-            )
-            .options(lazyload(Proposal.round), selectinload(Proposal.images))
-            .order_by(Proposal.id)
+    return list(session.scalars(_ballot_projects_statement(), {"round_id": round_.id}))
+
+
+@cache
+def _ballot_projects_statement() -> Select[tuple[Proposal]]:
+    """Built once, on first use: the ballot page and every submitted ballot run it."""
+    return (
+        select(Proposal)
+        .where(
+            Proposal.round_id == bindparam("round_id"),
+            Proposal.status == ProposalStatus.FEASIBLE.value,
+            Proposal.final_cost.is_not(None),
         )
+        .options(lazyload(Proposal.round), selectinload(Proposal.images))
+        .order_by(Proposal.id)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 
@@ -89,19 +90,26 @@ def public_municipality(slug: str) -> Municipality:
     return municipality
 
 
-def public_round_of(slug: str, round_id: int) -> tuple[Municipality, Round]:
-    """Find a published round of an active municipality from a public URL, in one query, or 404."""
-    round_ = db.session.scalar(
+@cache
+def public_round_statement() -> Select[tuple[Round]]:
+    """Build once (on first use, when every model is mapped) the query the vote-day pages run on
+    every request; SQLAlchemy then skips rebuilding it and its cache key. Values are bound."""
+    return (
         select(Round)
         .join(Round.municipality)
         .options(contains_eager(Round.municipality))
         .where(
-            Round.id == round_id,
+            Round.id == bindparam("round_id"),
             Round.published_at.is_not(None),
-            Municipality.slug == slug,
+            Municipality.slug == bindparam("slug"),
             Municipality.active.is_(True),
         )
     )
+
+
+def public_round_of(slug: str, round_id: int) -> tuple[Municipality, Round]:
+    """Find a published round of an active municipality from a public URL, in one query, or 404."""
+    round_ = db.session.scalar(public_round_statement(), {"round_id": round_id, "slug": slug})
     if round_ is None:
         abort(404)
     return round_.municipality, round_

@@ -16,10 +16,11 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -133,12 +134,19 @@ def _census_voter(round_: Round, entry: CensusEntry) -> Voter:
     return Voter(round_.id, entry.rut_hash, entry.district_id, age_band(age))
 
 
+@cache
+def _census_entry_statement() -> Select[tuple[CensusEntry]]:
+    """Built once, on first use (see `public_round_statement`)."""
+    return select(CensusEntry).where(
+        CensusEntry.round_id == bindparam("round_id"),
+        CensusEntry.rut_hash == bindparam("rut_hash"),
+    )
+
+
 def census_entry(session: Session, round_: Round, voter_hash: str) -> CensusEntry | None:
     """Find a voter's census entry in a round."""
     return session.scalar(
-        select(CensusEntry).where(
-            CensusEntry.round_id == round_.id, CensusEntry.rut_hash == voter_hash
-        )
+        _census_entry_statement(), {"round_id": round_.id, "rut_hash": voter_hash}
     )
 
 
@@ -482,12 +490,19 @@ def _cast_once(
     return Cast(ballot.receipt_code, replaced)
 
 
+@cache
+def _participation_statement() -> Select[tuple[Participation]]:
+    """Built once, on first use (see `public_round_statement`)."""
+    return select(Participation).where(
+        Participation.round_id == bindparam("round_id"),
+        Participation.voter_hash == bindparam("voter_hash"),
+    )
+
+
 def participation_of(session: Session, round_: Round, voter_hash: str) -> Participation | None:
     """Return a voter's participation in a round, if they voted."""
     return session.scalar(
-        select(Participation).where(
-            Participation.round_id == round_.id, Participation.voter_hash == voter_hash
-        )
+        _participation_statement(), {"round_id": round_.id, "voter_hash": voter_hash}
     )
 
 
