@@ -20,9 +20,9 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from portal.audit.services import record
 from portal.budgeting.models import (
@@ -36,6 +36,7 @@ from portal.budgeting.models import (
     Phase,
     Proposal,
     Round,
+    random_id,
 )
 from portal.budgeting.phases import current_phase
 from portal.budgeting.services import ballot_projects
@@ -247,9 +248,9 @@ def list_key(district_id: int | None) -> str:
     return COMUNA if district_id is None else f"d{district_id}"
 
 
-def all_lists(session: Session, round_: Round) -> list[BallotList]:
+def all_lists(session: Session, round_: Round, *, images: bool = True) -> list[BallotList]:
     """Return every list of a round, each with its projects, in ballot order."""
-    projects = ballot_projects(session, round_)
+    projects = ballot_projects(session, round_, images=images)
     if not round_.districts:
         return [BallotList(COMUNA, None, None, round_.total_budget, projects)]
     lists = [
@@ -271,11 +272,13 @@ def all_lists(session: Session, round_: Round) -> list[BallotList]:
     return lists
 
 
-def voter_lists(session: Session, round_: Round, district_id: int | None) -> list[BallotList]:
-    """Return the lists a voter of a district votes in."""
+def voter_lists(
+    session: Session, round_: Round, district_id: int | None, *, images: bool = True
+) -> list[BallotList]:
+    """Return the lists a voter of a district votes in (`images`: see `ballot_projects`)."""
     return [
         blist
-        for blist in all_lists(session, round_)
+        for blist in all_lists(session, round_, images=images)
         if blist.district_id is None or blist.district_id == district_id
     ]
 
@@ -410,13 +413,19 @@ def lock_round(session: Session, round_id: int, *, for_ballot: bool = False) -> 
     ballot either commits before the count reads the ballots, and is counted, or sees the count
     and is refused. SQLite renders no lock: its single writer serializes them the same way.
     """
-    statement = (
+    return session.scalars(_lock_round_statement(for_ballot), {"round_id": round_id}).one()
+
+
+@cache
+def _lock_round_statement(for_ballot: bool) -> Select[tuple[Round]]:
+    """Built once, on first use; the round alone (its municipality is not needed under the lock)."""
+    return (
         select(Round)
-        .where(Round.id == round_id)
+        .where(Round.id == bindparam("round_id"))
+        .options(lazyload(Round.municipality))
         .with_for_update(of=Round, read=for_ballot, key_share=for_ballot)
         .execution_options(populate_existing=True)
     )
-    return session.scalars(statement).one()
 
 
 def _cast_once(
@@ -445,6 +454,7 @@ def _cast_once(
     if round_.results_published_at is not None:
         raise VoteRefused("closed")
     replaced = None
+    participation_id = None
     if existing is not None:
         participation_id, old_ballot, old_channel = existing
         if old_channel == "paper":
@@ -455,39 +465,47 @@ def _cast_once(
         if old_ballot is not None:
             session.execute(delete(BallotChoice).where(BallotChoice.ballot_id == old_ballot))
             session.execute(delete(Ballot).where(Ballot.id == old_ballot))
-    else:
-        participation = Participation(
+    # Core inserts (no unit of work to flush): the ballot first, so that a first ballot's
+    # participation is inserted already pointing at it.
+    ballot_id = random_id()
+    receipt = new_receipt()
+    session.execute(
+        insert(Ballot).values(
+            id=ballot_id,
             round_id=round_id,
-            voter_hash=voter.voter_hash,
+            district_id=voter.district_id,
             channel=channel,
-            voted_at=moment,
-            self_declared=voter.self_declared,
+            receipt_code=receipt,
+            cast_at=moment,
             age_band=voter.age_band,
-            site_id=site_id,
         )
-        session.add(participation)
-        session.flush()  # raises IntegrityError when a concurrent first ballot got here first
-        participation_id = participation.id
-    ballot = Ballot(
-        round_id=round_id,
-        district_id=voter.district_id,
-        channel=channel,
-        receipt_code=new_receipt(),
-        cast_at=moment,
-        age_band=voter.age_band,
     )
-    session.add(ballot)
-    session.flush()
     if rows:
         session.execute(
-            BallotChoice.__table__.insert(), [{"ballot_id": ballot.id, **row} for row in rows]
+            BallotChoice.__table__.insert(), [{"ballot_id": ballot_id, **row} for row in rows]
         )
-    session.execute(
-        update(Participation)
-        .where(Participation.id == participation_id)
-        .values(ballot_id=ballot.id, channel=channel, site_id=site_id)
-    )
-    return Cast(ballot.receipt_code, replaced)
+    if participation_id is None:
+        # Raises IntegrityError when a concurrent first ballot of this voter got here first.
+        session.execute(
+            insert(Participation).values(
+                id=random_id(),
+                round_id=round_id,
+                voter_hash=voter.voter_hash,
+                channel=channel,
+                voted_at=moment,
+                ballot_id=ballot_id,
+                self_declared=voter.self_declared,
+                age_band=voter.age_band,
+                site_id=site_id,
+            )
+        )
+    else:
+        session.execute(
+            update(Participation)
+            .where(Participation.id == participation_id)
+            .values(ballot_id=ballot_id, channel=channel, site_id=site_id)
+        )
+    return Cast(receipt, replaced)
 
 
 @cache

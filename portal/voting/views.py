@@ -296,7 +296,8 @@ def ballot(slug: str, round_id: int) -> str | Response:
         return render_template(
             "voting/voted_on_paper.html", municipality=municipality, round=round_
         )
-    lists = voter_lists(db.session, round_, voter.district_id)
+    # A submitted ballot is checked without its projects' images (shown again only on a problem).
+    lists = voter_lists(db.session, round_, voter.district_id, images=request.method == "GET")
     form = ConfirmForm()
     messages: dict[str, list[str]] = {}
     if request.method == "POST":
