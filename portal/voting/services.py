@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, lazyload
 
@@ -428,6 +428,40 @@ def _lock_round_statement(for_ballot: bool) -> Select[tuple[Round]]:
     )
 
 
+@dataclass(frozen=True)
+class _CastStatements:
+    touch_participation: Any
+    insert_ballot: Any
+    insert_choices: Any
+    insert_participation: Any
+    point_participation: Any
+
+
+@cache
+def _cast_statements() -> _CastStatements:
+    """Build the statements of a ballot once, on the tables (every ballot runs them)."""
+    participations = Participation.__table__
+    return _CastStatements(
+        touch_participation=participations.update()
+        .where(
+            participations.c.round_id == bindparam("p_round_id"),
+            participations.c.voter_hash == bindparam("p_voter_hash"),
+        )
+        .values(voted_at=bindparam("p_voted_at", type_=participations.c.voted_at.type))
+        .returning(participations.c.id, participations.c.ballot_id, participations.c.channel),
+        insert_ballot=Ballot.__table__.insert(),
+        insert_choices=BallotChoice.__table__.insert(),
+        insert_participation=participations.insert(),
+        point_participation=participations.update()
+        .where(participations.c.id == bindparam("p_id"))
+        .values(
+            ballot_id=bindparam("p_ballot_id", type_=participations.c.ballot_id.type),
+            channel=bindparam("p_channel", type_=participations.c.channel.type),
+            site_id=bindparam("p_site_id", type_=participations.c.site_id.type),
+        ),
+    )
+
+
 def _cast_once(
     session: Session,
     round_id: int,
@@ -439,11 +473,10 @@ def _cast_once(
     now: datetime | None,
 ) -> Cast:
     moment = now or utcnow()
+    statements = _cast_statements()
     existing = session.execute(
-        update(Participation)
-        .where(Participation.round_id == round_id, Participation.voter_hash == voter.voter_hash)
-        .values(voted_at=moment)
-        .returning(Participation.id, Participation.ballot_id, Participation.channel)
+        statements.touch_participation,
+        {"p_round_id": round_id, "p_voter_hash": voter.voter_hash, "p_voted_at": moment},
     ).first()
     round_ = lock_round(session, round_id, for_ballot=True)
     decided = now or utcnow()  # under the lock: a count that began before this is seen
@@ -465,45 +498,51 @@ def _cast_once(
         if old_ballot is not None:
             session.execute(delete(BallotChoice).where(BallotChoice.ballot_id == old_ballot))
             session.execute(delete(Ballot).where(Ballot.id == old_ballot))
-    # Core inserts (no unit of work to flush): the ballot first, so that a first ballot's
-    # participation is inserted already pointing at it.
+    # Core statements built once (no unit of work to flush): the ballot first, so that a first
+    # ballot's participation is inserted already pointing at it.
     ballot_id = random_id()
     receipt = new_receipt()
     session.execute(
-        insert(Ballot).values(
-            id=ballot_id,
-            round_id=round_id,
-            district_id=voter.district_id,
-            channel=channel,
-            receipt_code=receipt,
-            cast_at=moment,
-            age_band=voter.age_band,
-        )
+        statements.insert_ballot,
+        {
+            "id": ballot_id,
+            "round_id": round_id,
+            "district_id": voter.district_id,
+            "channel": channel,
+            "receipt_code": receipt,
+            "cast_at": moment,
+            "age_band": voter.age_band,
+        },
     )
     if rows:
         session.execute(
-            BallotChoice.__table__.insert(), [{"ballot_id": ballot_id, **row} for row in rows]
+            statements.insert_choices, [{"ballot_id": ballot_id, **row} for row in rows]
         )
     if participation_id is None:
         # Raises IntegrityError when a concurrent first ballot of this voter got here first.
         session.execute(
-            insert(Participation).values(
-                id=random_id(),
-                round_id=round_id,
-                voter_hash=voter.voter_hash,
-                channel=channel,
-                voted_at=moment,
-                ballot_id=ballot_id,
-                self_declared=voter.self_declared,
-                age_band=voter.age_band,
-                site_id=site_id,
-            )
+            statements.insert_participation,
+            {
+                "id": random_id(),
+                "round_id": round_id,
+                "voter_hash": voter.voter_hash,
+                "channel": channel,
+                "voted_at": moment,
+                "ballot_id": ballot_id,
+                "self_declared": voter.self_declared,
+                "age_band": voter.age_band,
+                "site_id": site_id,
+            },
         )
     else:
         session.execute(
-            update(Participation)
-            .where(Participation.id == participation_id)
-            .values(ballot_id=ballot_id, channel=channel, site_id=site_id)
+            statements.point_participation,
+            {
+                "p_id": participation_id,
+                "p_ballot_id": ballot_id,
+                "p_channel": channel,
+                "p_site_id": site_id,
+            },
         )
     return Cast(receipt, replaced)
 
