@@ -69,7 +69,8 @@ def date_time(value: datetime | None) -> str:
     """Format a moment as 14-03-2026 18:30 in Santiago time."""
     if value is None:
         return ""
-    return f"{short_date(value)} {time24(value)}"
+    pattern = DATE_PATTERNS.get(_language(), "dd-MM-yyyy")
+    return format_datetime(value, f"{pattern} HH:mm")  # one Babel call, not two
 
 
 def html_lang() -> str:
