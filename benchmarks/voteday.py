@@ -554,21 +554,24 @@ async def submit_ballots(
     pending = list(reversed(checked))
 
     async def submit_slot() -> None:
-        connection = Connection(port)
         while pending and time.time() < until:
             n, (cookie, token) = pending.pop()
             project = info["projects"][n % len(info["projects"])]
             body = urlencode({"csrf_token": token, "comuna-p": str(project)}).encode()
+            # Each voter sends from their own browser: a connection of their own (timed with
+            # its opening). Shared keep-alive connections, all opened at once, would all be
+            # accepted by one gunicorn worker and leave the other idle.
+            connection = Connection(port)
             t0 = time.perf_counter()
             status, _headers, _text = await connection.request(
                 "POST", f"{base}/papeleta", cookie, body
             )
+            connection.close()
             if status == 302:
                 samples.append(time.perf_counter() - t0)
                 ended.append(time.time())
             else:
                 errors[str(status)] = errors.get(str(status), 0) + 1
-        connection.close()
 
     await asyncio.gather(*(submit_slot() for _ in range(concurrency)))
     return {
