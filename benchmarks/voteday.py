@@ -502,6 +502,180 @@ def load_process(
     )
 
 
+async def checked_voter(port: int, info: dict, n: int) -> tuple[str, str] | None:
+    """Pass voter n's eligibility check (untimed); return their cookie and CSRF token."""
+    connection = Connection(port)
+    jar: dict[str, str] = {}
+    base = f"/{info['slug']}/rondas/{info['round_id']}"
+    try:
+        token = ""
+        form = {"rut": make_rut(n), "birth_date": birth(n).isoformat()}
+        for method, path, expect in (("GET", f"{base}/votar", 200), ("POST", f"{base}/votar", 302)):
+            body = urlencode({"csrf_token": token, **form}).encode() if method == "POST" else None
+            cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+            status, headers, text = await connection.request(method, path, cookie, body)
+            for value in headers.get("set-cookie", []):
+                key, _, rest = value.partition("=")
+                jar[key] = rest.split(";", 1)[0]
+            if status != expect:
+                return None
+            match = CSRF_B.search(text)
+            if match:
+                token = match.group(1).decode()
+        return "; ".join(f"{k}={v}" for k, v in jar.items()), token
+    finally:
+        connection.close()
+
+
+async def submit_ballots(
+    port: int, info: dict, voters: list[int], concurrency: int, sync: Any, seconds: float
+) -> dict[str, Any]:
+    """Check every voter first, then, timed, only send each one's ballot (one POST each)."""
+    checked: list[tuple[int, tuple[str, str]]] = []
+    queue = list(reversed(voters))
+
+    async def check_slot() -> None:
+        while queue:
+            n = queue.pop()
+            found = await checked_voter(port, info, n)
+            if found is not None:
+                checked.append((n, found))
+
+    await asyncio.gather(*(check_slot() for _ in range(concurrency)))
+    ready, go = sync
+    ready.put(len(checked))
+    await asyncio.get_running_loop().run_in_executor(None, go.wait)
+    started = time.time()
+    cpu_started = time.process_time()
+    until = started + seconds
+    samples: list[float] = []
+    ended: list[float] = []
+    errors: dict[str, int] = {}
+    base = f"/{info['slug']}/rondas/{info['round_id']}"
+    pending = list(reversed(checked))
+
+    async def submit_slot() -> None:
+        while pending and time.time() < until:
+            n, (cookie, token) = pending.pop()
+            project = info["projects"][n % len(info["projects"])]
+            body = urlencode({"csrf_token": token, "comuna-p": str(project)}).encode()
+            # Each voter sends from their own browser: a connection of their own (timed with
+            # its opening). Shared keep-alive connections, all opened at once, would all be
+            # accepted by one gunicorn worker and leave the other idle.
+            connection = Connection(port)
+            t0 = time.perf_counter()
+            status, _headers, _text = await connection.request(
+                "POST", f"{base}/papeleta", cookie, body
+            )
+            connection.close()
+            if status == 302:
+                samples.append(time.perf_counter() - t0)
+                ended.append(time.time())
+            else:
+                errors[str(status)] = errors.get(str(status), 0) + 1
+
+    await asyncio.gather(*(submit_slot() for _ in range(concurrency)))
+    return {
+        "cpu_submitting": time.process_time() - cpu_started,
+        "checked": len(checked),
+        "samples": samples,
+        "ended": ended,
+        "errors": errors,
+        "started": started,
+        "finished": time.time(),
+    }
+
+
+def submit_process(
+    port: int, info: dict, voters: list[int], concurrency: int, sync: Any, seconds: float, out: Any
+) -> None:
+    out.put(asyncio.run(submit_ballots(port, info, voters, concurrency, sync, seconds)))
+
+
+def run_submit_only(args: Any, url: str, instance: str) -> None:
+    """--submit-only: the ballot submission alone, for voters whose check already passed."""
+    print(f"== building a round with {args.voters} census voters on {args.backend}", flush=True)
+    info = build_database(url, instance, args.voters)
+    extra = {"PORTAL_INSTANCE_PATH": f"{instance}/instance-0"}
+    if args.redis_url:
+        extra["PORTAL_RATELIMIT_STORAGE_URL"] = args.redis_url
+    server = Server(server_env(url, instance, extra), args.port, args.workers, args.server_threads)
+    try:
+        voters = list(range(1, args.voters))
+        chunks = [voters[i :: args.processes] for i in range(args.processes)]
+        per_process = max(1, args.concurrency // args.processes)
+        ready: Any = mp.Queue()
+        go: Any = mp.Event()
+        out: Any = mp.Queue()
+        print(f"== checking {len(voters)} voters (not timed)", flush=True)
+        procs = [
+            mp.Process(
+                target=submit_process,
+                args=(args.port, info, chunk, per_process, (ready, go), args.seconds, out),
+            )
+            for chunk in chunks
+        ]
+        for p in procs:
+            p.start()
+        # Every process checks its voters, then all submit together once the parent says go.
+        checked = sum(ready.get() for _ in procs)
+        print(f"   {checked} voters checked", flush=True)
+        time.sleep(1.0)  # let the server settle
+        workers = worker_pids(server.pid)
+        cpu_before = {pid: cpu_seconds(pid) for pid in workers}
+        print(f"== submitting: {args.concurrency} at a time for up to {args.seconds:.0f} s")
+        started = time.time()
+        go.set()
+        results = [out.get() for _ in procs]
+        for p in procs:
+            p.join()
+        elapsed = max(r["finished"] for r in results) - started
+        cpu = {pid: (cpu_seconds(pid) - cpu_before[pid]) / elapsed for pid in workers}
+    finally:
+        server.stop()
+    samples = [v for r in results for v in r["samples"]]
+    ended = sorted(t for r in results for t in r["ended"])
+    errors: dict[str, int] = {}
+    for r in results:
+        for key, count in r["errors"].items():
+            errors[key] = errors.get(key, 0) + count
+    # Sustained rate over the middle 80 % of the time ballots were being sent.
+    span = (ended[-1] - started) if ended else 0.0
+    window = (started + 0.1 * span, started + 0.9 * span)
+    sustained = sum(1 for t in ended if window[0] <= t <= window[1]) / (0.8 * span) if span else 0
+    figures = {
+        "mode": "submit-only",
+        "backend": args.backend,
+        "workers": args.workers,
+        "server_threads": args.server_threads,
+        "concurrent_voters": args.concurrency,
+        "voters_checked": sum(r["checked"] for r in results),
+        "ballots_submitted": len(samples),
+        "seconds": round(elapsed, 1),
+        "submissions_per_second_sustained": round(sustained, 1),
+        "submissions_per_second": round(len(samples) / elapsed, 1) if elapsed else None,
+        "submit_ms": {
+            "p50": round(percentile(samples, 50) * 1000, 1),
+            "p95": round(percentile(samples, 95) * 1000, 1),
+            "p99": round(percentile(samples, 99) * 1000, 1),
+        },
+        "errors": errors,
+        "worker_cpu_cores": {str(k): round(v, 2) for k, v in cpu.items()},
+        "generator_cpu_cores": round(sum(r["cpu_submitting"] for r in results) / elapsed, 2),
+    }
+    figures["integrity"] = check_receipts(url, instance, info, [])
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    integrity = figures["integrity"]
+    # Voter 0 voted once while the statements were counted; every 302 above is one ballot more.
+    if (
+        integrity["ballots"] != integrity["participations"]
+        or integrity["ballots"] != len(samples) + 1
+    ):
+        raise SystemExit("INTEGRITY FAILURE: ballots, participations and submissions differ")
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -662,6 +836,11 @@ def main() -> None:
         "--restart-postgres", action="store_true", help="pg_ctl restart halfway (--own-postgres)"
     )
     parser.add_argument("--outage", type=float, default=3.0, help="seconds the portal stays dead")
+    parser.add_argument(
+        "--submit-only",
+        action="store_true",
+        help="check every voter first (not timed), then time only the ballot submissions",
+    )
     parser.add_argument("--no-ceilings", action="store_true")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     args = parser.parse_args()
@@ -690,7 +869,10 @@ def main() -> None:
             url = args.database_url or os.environ.get("PORTAL_BENCH_DATABASE_URL", "")
             if not url:
                 raise SystemExit("--database-url (or PORTAL_BENCH_DATABASE_URL) is needed")
-        run(args, url, instance, own_pg, faults)
+        if args.submit_only:
+            run_submit_only(args, url, instance)
+        else:
+            run(args, url, instance, own_pg, faults)
     finally:
         if own_pg is not None:
             own_pg.stop()

@@ -112,3 +112,35 @@ def test_es_cl_dates_and_24_hour_times(app: Any) -> None:
 def test_catalogs_are_compiled() -> None:
     assert (REPO / "translations" / "es" / "LC_MESSAGES" / "messages.mo").exists()
     assert Path(REPO / "babel.cfg").exists()
+
+
+def test_template_strings_follow_force_locale_within_one_request(app: Any) -> None:
+    """Templates keep the translations of a request; `force_locale` must still switch them."""
+    from flask_babel import force_locale, refresh
+    from flask_babel import gettext as python_gettext
+
+    template = app.jinja_env.from_string(
+        "{{ _('Home') }} {{ ngettext('%(num)d organization', '%(num)d organizations', 2) }}"
+    )
+    # A fresh app context each time: pytest-flask keeps one (and its `g`) around every test.
+    with app.app_context(), app.test_request_context("/"):
+        assert template.render() == "Inicio 2 organizaciones"
+        with force_locale("en"):
+            assert template.render() == "Home 2 organizations"
+            assert python_gettext("Home") == "Home"
+        assert template.render() == "Inicio 2 organizaciones"
+    with app.app_context(), app.test_request_context("/"):
+        # The first look-up of the request inside force_locale must not stick to the request.
+        with force_locale("en"):
+            assert template.render() == "Home 2 organizations"
+        assert template.render() == "Inicio 2 organizaciones"
+    with app.app_context(), app.test_request_context("/", headers={"Cookie": "lang=en"}):
+        assert template.render() == "Home 2 organizations"
+        with force_locale("es_CL"):
+            assert template.render() == "Inicio 2 organizaciones"
+        # A language changed during the request (refresh) is picked up as well.
+        from flask import session
+
+        session["lang"] = "es_CL"
+        refresh()
+        assert template.render() == "Inicio 2 organizaciones"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, bindparam, exists, func, select
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from portal.accounts.models import User
 from portal.audit.services import changes, record
@@ -381,17 +382,28 @@ def withdraw_proposal(
         )
 
 
-def ballot_projects(session: Session, round_: Round) -> list[Proposal]:
-    """Return the projects on the ballot: feasible proposals with a final cost."""
-    return list(
-        session.scalars(
-            select(Proposal)
-            .where(
-                Proposal.round_id == round_.id,
-                Proposal.status == ProposalStatus.FEASIBLE.value,
-                Proposal.final_cost.is_not(None),
-            )
-            .options(selectinload(Proposal.images))
-            .order_by(Proposal.id)
+def ballot_projects(session: Session, round_: Round, *, images: bool = True) -> list[Proposal]:
+    """Return the projects on the ballot: feasible proposals with a final cost.
+
+    Their round is the one given (already in the session): not joined again with its
+    municipality and comuna for every project. `images=False` leaves their images to be loaded
+    when asked for (a submitted ballot is checked without showing them).
+    """
+    statement = _ballot_projects_statement(images)
+    return list(session.scalars(statement, {"round_id": round_.id}))
+
+
+@cache
+def _ballot_projects_statement(images: bool) -> Select[tuple[Proposal]]:
+    """Built once, on first use: the ballot page and every submitted ballot run it."""
+    statement = (
+        select(Proposal)
+        .where(
+            Proposal.round_id == bindparam("round_id"),
+            Proposal.status == ProposalStatus.FEASIBLE.value,
+            Proposal.final_cost.is_not(None),
         )
+        .options(lazyload(Proposal.round))
+        .order_by(Proposal.id)
     )
+    return statement.options(selectinload(Proposal.images)) if images else statement

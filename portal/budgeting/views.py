@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 
 from portal.accounts.auth import login_required_view, municipal_staff_required
@@ -88,6 +90,31 @@ def public_municipality(slug: str) -> Municipality:
     return municipality
 
 
+@cache
+def public_round_statement() -> Select[tuple[Round]]:
+    """Build once (on first use, when every model is mapped) the query the vote-day pages run on
+    every request; SQLAlchemy then skips rebuilding it and its cache key. Values are bound."""
+    return (
+        select(Round)
+        .join(Round.municipality)
+        .options(contains_eager(Round.municipality))
+        .where(
+            Round.id == bindparam("round_id"),
+            Round.published_at.is_not(None),
+            Municipality.slug == bindparam("slug"),
+            Municipality.active.is_(True),
+        )
+    )
+
+
+def public_round_of(slug: str, round_id: int) -> tuple[Municipality, Round]:
+    """Find a published round of an active municipality from a public URL, in one query, or 404."""
+    round_ = db.session.scalar(public_round_statement(), {"round_id": round_id, "slug": slug})
+    if round_ is None:
+        abort(404)
+    return round_.municipality, round_
+
+
 def public_round(municipality: Municipality, round_id: int) -> Round:
     """Find a published round of a municipality or answer 404."""
     round_ = db.session.get(Round, round_id)
@@ -143,8 +170,7 @@ def list_rounds(slug: str) -> str:
 @bp.route("/<slug>/rondas/<int:round_id>")
 def show_round(slug: str, round_id: int) -> str:
     """Show where a round stands, what comes next, its districts and its rules."""
-    municipality = public_municipality(slug)
-    round_ = public_round(municipality, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     counts = dict(
         db.session.execute(
             select(Proposal.status, db.func.count())
@@ -167,8 +193,7 @@ def show_round(slug: str, round_id: int) -> str:
 @bp.route("/<slug>/rondas/<int:round_id>/propuestas")
 def list_proposals(slug: str, round_id: int) -> str:
     """List a round's proposals with filters and search."""
-    municipality = public_municipality(slug)
-    round_ = public_round(municipality, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     statement = select(Proposal).where(Proposal.round_id == round_.id)
     district = request.args.get("sector", "")
     theme = request.args.get("tema", "")
@@ -305,8 +330,7 @@ def _save_images(form: ProposalForm, proposal: Proposal) -> bool:
 @login_required_view
 def propose(slug: str, round_id: int) -> str | Response:
     """Submit a proposal during the proposal phase."""
-    municipality = public_municipality(slug)
-    round_ = public_round(municipality, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     if current_phase(round_) != Phase.PROPOSALS:
         flash(_("This round is not taking proposals now."), "error")
         return redirect(url_for("budgeting.show_round", slug=slug, round_id=round_.id))

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select, text
+from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 
 from portal.accounts.forms import ConfirmForm
@@ -32,7 +33,8 @@ def home() -> str:
     """List the municipalities on the portal, by region from north to south."""
     rows = db.session.execute(
         select(Municipality, Region)
-        .join(Comuna, Municipality.comuna_cut == Comuna.cut)
+        .join(Municipality.comuna)
+        .options(contains_eager(Municipality.comuna))  # the comuna joined once
         .join(Region, Comuna.region_cut == Region.cut)
         .where(Municipality.active.is_(True))
         .order_by(Region.cut, Municipality.name)
@@ -42,7 +44,8 @@ def home() -> str:
         by_region.setdefault(region, []).append(municipality)
     active = db.session.scalars(
         select(Round)
-        .join(Municipality, Round.municipality_id == Municipality.id)
+        .join(Round.municipality)
+        .options(contains_eager(Round.municipality))  # joined once, not again to load it
         .where(
             Round.published_at.is_not(None),
             Round.closed_start > utcnow(),

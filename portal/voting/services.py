@@ -16,12 +16,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from portal.audit.services import record
 from portal.budgeting.models import (
@@ -35,6 +36,7 @@ from portal.budgeting.models import (
     Phase,
     Proposal,
     Round,
+    random_id,
 )
 from portal.budgeting.phases import current_phase
 from portal.budgeting.services import ballot_projects
@@ -133,12 +135,19 @@ def _census_voter(round_: Round, entry: CensusEntry) -> Voter:
     return Voter(round_.id, entry.rut_hash, entry.district_id, age_band(age))
 
 
+@cache
+def _census_entry_statement() -> Select[tuple[CensusEntry]]:
+    """Built once, on first use (see `public_round_statement`)."""
+    return select(CensusEntry).where(
+        CensusEntry.round_id == bindparam("round_id"),
+        CensusEntry.rut_hash == bindparam("rut_hash"),
+    )
+
+
 def census_entry(session: Session, round_: Round, voter_hash: str) -> CensusEntry | None:
     """Find a voter's census entry in a round."""
     return session.scalar(
-        select(CensusEntry).where(
-            CensusEntry.round_id == round_.id, CensusEntry.rut_hash == voter_hash
-        )
+        _census_entry_statement(), {"round_id": round_.id, "rut_hash": voter_hash}
     )
 
 
@@ -239,9 +248,9 @@ def list_key(district_id: int | None) -> str:
     return COMUNA if district_id is None else f"d{district_id}"
 
 
-def all_lists(session: Session, round_: Round) -> list[BallotList]:
+def all_lists(session: Session, round_: Round, *, images: bool = True) -> list[BallotList]:
     """Return every list of a round, each with its projects, in ballot order."""
-    projects = ballot_projects(session, round_)
+    projects = ballot_projects(session, round_, images=images)
     if not round_.districts:
         return [BallotList(COMUNA, None, None, round_.total_budget, projects)]
     lists = [
@@ -263,11 +272,13 @@ def all_lists(session: Session, round_: Round) -> list[BallotList]:
     return lists
 
 
-def voter_lists(session: Session, round_: Round, district_id: int | None) -> list[BallotList]:
-    """Return the lists a voter of a district votes in."""
+def voter_lists(
+    session: Session, round_: Round, district_id: int | None, *, images: bool = True
+) -> list[BallotList]:
+    """Return the lists a voter of a district votes in (`images`: see `ballot_projects`)."""
     return [
         blist
-        for blist in all_lists(session, round_)
+        for blist in all_lists(session, round_, images=images)
         if blist.district_id is None or blist.district_id == district_id
     ]
 
@@ -402,13 +413,53 @@ def lock_round(session: Session, round_id: int, *, for_ballot: bool = False) -> 
     ballot either commits before the count reads the ballots, and is counted, or sees the count
     and is refused. SQLite renders no lock: its single writer serializes them the same way.
     """
-    statement = (
+    return session.scalars(_lock_round_statement(for_ballot), {"round_id": round_id}).one()
+
+
+@cache
+def _lock_round_statement(for_ballot: bool) -> Select[tuple[Round]]:
+    """Built once, on first use; the round alone (its municipality is not needed under the lock)."""
+    return (
         select(Round)
-        .where(Round.id == round_id)
+        .where(Round.id == bindparam("round_id"))
+        .options(lazyload(Round.municipality))
         .with_for_update(of=Round, read=for_ballot, key_share=for_ballot)
         .execution_options(populate_existing=True)
     )
-    return session.scalars(statement).one()
+
+
+@dataclass(frozen=True)
+class _CastStatements:
+    touch_participation: Any
+    insert_ballot: Any
+    insert_choices: Any
+    insert_participation: Any
+    point_participation: Any
+
+
+@cache
+def _cast_statements() -> _CastStatements:
+    """Build the statements of a ballot once, on the tables (every ballot runs them)."""
+    participations = Participation.__table__
+    return _CastStatements(
+        touch_participation=participations.update()
+        .where(
+            participations.c.round_id == bindparam("p_round_id"),
+            participations.c.voter_hash == bindparam("p_voter_hash"),
+        )
+        .values(voted_at=bindparam("p_voted_at", type_=participations.c.voted_at.type))
+        .returning(participations.c.id, participations.c.ballot_id, participations.c.channel),
+        insert_ballot=Ballot.__table__.insert(),
+        insert_choices=BallotChoice.__table__.insert(),
+        insert_participation=participations.insert(),
+        point_participation=participations.update()
+        .where(participations.c.id == bindparam("p_id"))
+        .values(
+            ballot_id=bindparam("p_ballot_id", type_=participations.c.ballot_id.type),
+            channel=bindparam("p_channel", type_=participations.c.channel.type),
+            site_id=bindparam("p_site_id", type_=participations.c.site_id.type),
+        ),
+    )
 
 
 def _cast_once(
@@ -422,11 +473,10 @@ def _cast_once(
     now: datetime | None,
 ) -> Cast:
     moment = now or utcnow()
+    statements = _cast_statements()
     existing = session.execute(
-        update(Participation)
-        .where(Participation.round_id == round_id, Participation.voter_hash == voter.voter_hash)
-        .values(voted_at=moment)
-        .returning(Participation.id, Participation.ballot_id, Participation.channel)
+        statements.touch_participation,
+        {"p_round_id": round_id, "p_voter_hash": voter.voter_hash, "p_voted_at": moment},
     ).first()
     round_ = lock_round(session, round_id, for_ballot=True)
     decided = now or utcnow()  # under the lock: a count that began before this is seen
@@ -437,6 +487,7 @@ def _cast_once(
     if round_.results_published_at is not None:
         raise VoteRefused("closed")
     replaced = None
+    participation_id = None
     if existing is not None:
         participation_id, old_ballot, old_channel = existing
         if old_channel == "paper":
@@ -447,47 +498,68 @@ def _cast_once(
         if old_ballot is not None:
             session.execute(delete(BallotChoice).where(BallotChoice.ballot_id == old_ballot))
             session.execute(delete(Ballot).where(Ballot.id == old_ballot))
-    else:
-        participation = Participation(
-            round_id=round_id,
-            voter_hash=voter.voter_hash,
-            channel=channel,
-            voted_at=moment,
-            self_declared=voter.self_declared,
-            age_band=voter.age_band,
-            site_id=site_id,
-        )
-        session.add(participation)
-        session.flush()  # raises IntegrityError when a concurrent first ballot got here first
-        participation_id = participation.id
-    ballot = Ballot(
-        round_id=round_id,
-        district_id=voter.district_id,
-        channel=channel,
-        receipt_code=new_receipt(),
-        cast_at=moment,
-        age_band=voter.age_band,
+    # Core statements built once (no unit of work to flush): the ballot first, so that a first
+    # ballot's participation is inserted already pointing at it.
+    ballot_id = random_id()
+    receipt = new_receipt()
+    session.execute(
+        statements.insert_ballot,
+        {
+            "id": ballot_id,
+            "round_id": round_id,
+            "district_id": voter.district_id,
+            "channel": channel,
+            "receipt_code": receipt,
+            "cast_at": moment,
+            "age_band": voter.age_band,
+        },
     )
-    session.add(ballot)
-    session.flush()
     if rows:
         session.execute(
-            BallotChoice.__table__.insert(), [{"ballot_id": ballot.id, **row} for row in rows]
+            statements.insert_choices, [{"ballot_id": ballot_id, **row} for row in rows]
         )
-    session.execute(
-        update(Participation)
-        .where(Participation.id == participation_id)
-        .values(ballot_id=ballot.id, channel=channel, site_id=site_id)
+    if participation_id is None:
+        # Raises IntegrityError when a concurrent first ballot of this voter got here first.
+        session.execute(
+            statements.insert_participation,
+            {
+                "id": random_id(),
+                "round_id": round_id,
+                "voter_hash": voter.voter_hash,
+                "channel": channel,
+                "voted_at": moment,
+                "ballot_id": ballot_id,
+                "self_declared": voter.self_declared,
+                "age_band": voter.age_band,
+                "site_id": site_id,
+            },
+        )
+    else:
+        session.execute(
+            statements.point_participation,
+            {
+                "p_id": participation_id,
+                "p_ballot_id": ballot_id,
+                "p_channel": channel,
+                "p_site_id": site_id,
+            },
+        )
+    return Cast(receipt, replaced)
+
+
+@cache
+def _participation_statement() -> Select[tuple[Participation]]:
+    """Built once, on first use (see `public_round_statement`)."""
+    return select(Participation).where(
+        Participation.round_id == bindparam("round_id"),
+        Participation.voter_hash == bindparam("voter_hash"),
     )
-    return Cast(ballot.receipt_code, replaced)
 
 
 def participation_of(session: Session, round_: Round, voter_hash: str) -> Participation | None:
     """Return a voter's participation in a round, if they voted."""
     return session.scalar(
-        select(Participation).where(
-            Participation.round_id == round_.id, Participation.voter_hash == voter_hash
-        )
+        _participation_statement(), {"round_id": round_.id, "voter_hash": voter_hash}
     )
 
 

@@ -30,7 +30,7 @@ from portal.accounts.auth import municipal_staff_required
 from portal.accounts.forms import ConfirmForm
 from portal.budgeting.models import Participation, Round
 from portal.budgeting.phases import current_phase
-from portal.budgeting.views import _staff_round, public_municipality, public_round
+from portal.budgeting.views import _staff_round, public_round_of
 from portal.extensions import db, limiter
 from portal.geo.models import Municipality
 from portal.text import csv_cell, is_whole_number
@@ -144,8 +144,7 @@ def _end_voter_session(round_: Round) -> None:
 
 
 def _round_pages(slug: str, round_id: int) -> tuple[Municipality, Round]:
-    municipality = public_municipality(slug)
-    return municipality, public_round(municipality, round_id)
+    return public_round_of(slug, round_id)
 
 
 # ----------------------------------------------------------------------------- eligibility
@@ -297,7 +296,8 @@ def ballot(slug: str, round_id: int) -> str | Response:
         return render_template(
             "voting/voted_on_paper.html", municipality=municipality, round=round_
         )
-    lists = voter_lists(db.session, round_, voter.district_id)
+    # A submitted ballot is checked without its projects' images (shown again only on a problem).
+    lists = voter_lists(db.session, round_, voter.district_id, images=request.method == "GET")
     form = ConfirmForm()
     messages: dict[str, list[str]] = {}
     if request.method == "POST":

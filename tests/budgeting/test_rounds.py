@@ -234,3 +234,23 @@ def test_staff_of_another_municipality_cannot_touch_the_round(app: Any, factory:
     assert (
         post_form(other, f"/gestion/concepcion/rondas/{round_.id}/publicar", {}).status_code == 404
     )
+
+
+def test_round_pages_answer_only_under_their_own_active_municipality(
+    client: Any, db: Any, factory: Any
+) -> None:
+    """The public round pages find the round and its municipality in one query: same 404s."""
+    valparaiso = factory.municipality("05101")
+    concepcion = factory.municipality("08101")
+    voting = factory.round(valparaiso, phase="voting")
+    draft = factory.round(valparaiso, phase="draft", title="Borrador")
+    pages = ["", "/votar", "/papeleta", "/voto-registrado", "/comprobante"]
+    for page in pages:
+        assert client.get(f"/valparaiso/rondas/{voting.id}{page}").status_code in (200, 302), page
+        assert client.get(f"/{concepcion.slug}/rondas/{voting.id}{page}").status_code == 404, page
+        assert client.get(f"/valparaiso/rondas/{draft.id}{page}").status_code == 404, page
+        assert client.get(f"/no-existe/rondas/{voting.id}{page}").status_code == 404, page
+    valparaiso.active = False
+    db.session.commit()
+    for page in pages:
+        assert client.get(f"/valparaiso/rondas/{voting.id}{page}").status_code == 404, page
