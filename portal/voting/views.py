@@ -291,11 +291,18 @@ def ballot(slug: str, round_id: int) -> str | Response:
     voter = _voter(round_)
     if voter is None:
         return redirect(url_for("voting.check", slug=slug, round_id=round_id))
-    participation = participation_of(db.session, round_, voter.voter_hash)
-    if participation is not None and participation.channel == "paper":
+    def voted_on_paper() -> str:
         return render_template(
             "voting/voted_on_paper.html", municipality=municipality, round=round_
         )
+
+    # A valid ballot goes straight to cast_ballot, which refuses a voter who voted on paper
+    # under its lock; the ballot page and a ballot with problems read the participation first.
+    participation = None
+    if request.method == "GET":
+        participation = participation_of(db.session, round_, voter.voter_hash)
+        if participation is not None and participation.channel == "paper":
+            return voted_on_paper()
     # A submitted ballot is checked without its projects' images (shown again only on a problem).
     lists = voter_lists(db.session, round_, voter.district_id, images=request.method == "GET")
     form = ConfirmForm()
@@ -311,10 +318,15 @@ def ballot(slug: str, round_id: int) -> str | Response:
             try:
                 cast = cast_ballot(db.session, round_, voter, sections)
             except VoteRefused as refused:
+                if refused.code == "voted-on-paper":
+                    return voted_on_paper()
                 flash(refusal_text(refused), "error")
                 return redirect(url_for("budgeting.show_round", slug=slug, round_id=round_id))
             session["receipt"] = {"r": round_id, "c": cast.receipt, "changed": cast.replaced}
             return redirect(url_for("voting.confirmation", slug=slug, round_id=round_id))
+        participation = participation_of(db.session, round_, voter.voter_hash)
+        if participation is not None and participation.channel == "paper":
+            return voted_on_paper()
         messages = {
             key: [problem_text(p) for p in problems_are_unique(problems)]
             for key, problems in found.items()

@@ -97,6 +97,11 @@ def test_paper_ballots_with_conflicts(voting_round: Any, app: Any, factory: Any,
     assert response.status_code == 302
     assert "cuenta el primer voto" in staff.get(response.headers["Location"]).get_data(as_text=True)
 
+    # Resident 2 opens the ballot online, then votes on paper before sending it.
+    r2 = vr.residents[2]
+    early = app.test_client()
+    check_in(early, vr, r2)
+    early_token = csrf_token(early, f"{vr.base}/papeleta")
     # Resident 2 votes on paper; a second paper ballot is refused, and so is voting online.
     response, _ = enter_paper(staff, vr, vr.residents[2].rut, [(d0, taller)])
     assert "Papeleta en papel contada." in staff.get(response.headers["Location"]).get_data(
@@ -107,6 +112,11 @@ def test_paper_ballots_with_conflicts(voting_round: Any, app: Any, factory: Any,
     online = app.test_client()
     check_in(online, vr, vr.residents[2])
     assert "Votaste en papel" in online.get(f"{vr.base}/papeleta").get_data(as_text=True)
+    # the ballot opened before is refused when sent, valid or not (no online ballot: see below)
+    mine = next(p for p in vr.projects.values() if p.district_id == r2.district.id)
+    for fields in ({f"d{r2.district.id}-p": str(mine.id)}, {}):
+        sent = early.post(f"{vr.base}/papeleta", data={"csrf_token": early_token, **fields})
+        assert sent.status_code == 200 and "Votaste en papel" in sent.get_data(as_text=True)
 
     # Invalid choices re-render with a message; unknown RUTs are named.
     response, _ = enter_paper(staff, vr, vr.residents[4].rut, [])
