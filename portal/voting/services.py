@@ -386,7 +386,12 @@ def cast_ballot(
     """
     round_id = round_.id
     rows = _choice_rows(round_, sections)
-    session.rollback()  # end the read transaction: the next statement is the write
+    if session.get_bind().dialect.name == "sqlite":
+        # End the read transaction, so that the next statement is the write: SQLite cannot
+        # turn a read transaction into a write once another writer has committed. PostgreSQL
+        # goes on in the same transaction (its reads took no row locks; under READ COMMITTED
+        # every statement sees what is committed), sparing three round trips.
+        session.rollback()
     for attempt in range(5):
         try:
             cast = _cast_once(
