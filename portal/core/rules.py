@@ -763,18 +763,48 @@ def _add1_runs(mes: _MES, share: Fraction, jobs: int) -> Iterator[list[int]]:
         global _FORKED
         _FORKED = (mes, share)
         try:
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                pending: deque = deque()
-                while True:
-                    while len(pending) <= jobs:  # one block waiting for each busy worker
-                        pending.append(pool.apply_async(_forked_block, (k, k + ADD1_BLOCK - 1)))
-                        k += ADD1_BLOCK
-                    yield from pending.popleft().get()
+            yield from _spread_blocks(mes, share, k, jobs)
+        except _WorkerLost as lost:
+            k = lost.k  # go on here from the first block not given yet
         finally:
             _FORKED = None
     while True:
         yield from _block(mes, share, k, k + ADD1_BLOCK - 1)
         k += ADD1_BLOCK
+
+
+class _WorkerLost(Exception):
+    """A worker process of the add1 search died (killed, out of memory): its block is lost."""
+
+    def __init__(self, k: int) -> None:
+        super().__init__(k)
+        self.k = k
+
+
+def _spread_blocks(mes: _MES, share: Fraction, k: int, jobs: int) -> Iterator[list[int]]:
+    """Blocks from ``k`` on, computed by ``jobs`` forked worker processes, given in order.
+
+    A pool whose worker dies would wait for that block for ever: while waiting, this checks
+    that every worker it started is still alive, and raises _WorkerLost otherwise."""
+    before = {p.pid for p in multiprocessing.active_children()}
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        workers = {p.pid for p in multiprocessing.active_children()} - before
+        pending: deque = deque()
+        ahead = k
+        while True:
+            while len(pending) <= jobs:  # one block waiting for each busy worker
+                pending.append(pool.apply_async(_forked_block, (ahead, ahead + ADD1_BLOCK - 1)))
+                ahead += ADD1_BLOCK
+            while True:
+                try:
+                    block = pending[0].get(timeout=0.25)
+                    break
+                except multiprocessing.TimeoutError:
+                    if not workers <= {p.pid for p in multiprocessing.active_children()}:
+                        raise _WorkerLost(k) from None
+            pending.popleft()
+            k += ADD1_BLOCK
+            yield from block
 
 
 def _add1_steps(

@@ -1,6 +1,7 @@
 import contextlib
 import json
 import os
+import signal
 from fractions import Fraction
 
 import pytest
@@ -151,6 +152,39 @@ def _block_recording_pid(lo, hi):
         f.write(f"{os.getpid()}\n")
     mes, share = rules._FORKED
     return rules._block(mes, share, lo, hi)
+
+
+def _block_dying_once(lo, hi):
+    # stands in for rules._forked_block: the worker given the third spread block dies (as if
+    # killed or out of memory) instead of answering
+    if lo == 1 + rules.SERIAL_BLOCKS[0] + 2 * rules.ADD1_BLOCK:
+        with open(os.environ["PORTAL_TEST_PID_FILE"] + ".died", "w") as f:
+            f.write(str(lo))
+        os._exit(1)
+    return _block_recording_pid(lo, hi)
+
+
+def test_add1_goes_on_in_this_process_when_a_worker_dies(monkeypatch, tmp_path):
+    monkeypatch.setenv("PORTAL_TEST_PID_FILE", str(tmp_path / "pids"))
+    monkeypatch.setattr(rules, "_forked_block", _block_dying_once)
+    monkeypatch.setattr(rules, "SPREAD_MIN_RUN", 0.0)
+    def waited_for_ever(*_args):
+        raise TimeoutError("the add1 search waited for a dead worker's block")
+
+    # a search waiting for the dead worker's block for ever fails here
+    previous = signal.signal(signal.SIGALRM, waited_for_ever)
+    signal.alarm(60)
+    try:
+        inst = read_pb(data_file("Poland_Swiecie_2023.pb"))
+        spread = tally(inst, "mes-add1", jobs=2)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert (tmp_path / "pids").read_text()  # the workers did compute blocks before
+    assert (tmp_path / "pids.died").exists()  # and one of them died on its block
+    alone = tally(inst, "mes-add1")
+    assert spread.selected == alone.selected and set(spread.selected) == published(inst)
+    assert spread.info["add1_steps"] == alone.info["add1_steps"] == 226
 
 
 def test_add1_spread_over_worker_processes_keeps_the_outcome(monkeypatch, tmp_path):
