@@ -168,6 +168,7 @@ def test_add1_goes_on_in_this_process_when_a_worker_dies(monkeypatch, tmp_path):
     monkeypatch.setenv("PORTAL_TEST_PID_FILE", str(tmp_path / "pids"))
     monkeypatch.setattr(rules, "_forked_block", _block_dying_once)
     monkeypatch.setattr(rules, "SPREAD_MIN_RUN", 0.0)
+
     def waited_for_ever(*_args):
         raise TimeoutError("the add1 search waited for a dead worker's block")
 
