@@ -291,6 +291,7 @@ def ballot(slug: str, round_id: int) -> str | Response:
     voter = _voter(round_)
     if voter is None:
         return redirect(url_for("voting.check", slug=slug, round_id=round_id))
+
     def voted_on_paper() -> str:
         return render_template(
             "voting/voted_on_paper.html", municipality=municipality, round=round_
