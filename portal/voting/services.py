@@ -386,11 +386,17 @@ def cast_ballot(
     """
     round_id = round_.id
     rows = _choice_rows(round_, sections)
-    if session.get_bind().dialect.name == "sqlite":
+    if (
+        session.get_bind().dialect.name == "sqlite"
+        or session.new
+        or session.dirty
+        or session.deleted
+    ):
         # End the read transaction, so that the next statement is the write: SQLite cannot
         # turn a read transaction into a write once another writer has committed. PostgreSQL
         # goes on in the same transaction (its reads took no row locks; under READ COMMITTED
-        # every statement sees what is committed), sparing three round trips.
+        # every statement sees what is committed), sparing three round trips, unless the
+        # request left changes in the session: those never commit with a ballot.
         session.rollback()
     for attempt in range(5):
         try:

@@ -170,3 +170,27 @@ def test_a_connection_lost_after_the_page_is_answered_is_not_a_500(
     response = client.get("/_tarde")
     assert failures and response.status_code == 200
     assert client.get("/salud").status_code == 200
+
+
+def test_changes_left_in_the_session_never_commit_with_a_ballot(voting_round: Any, db: Any) -> None:
+    """cast_ballot commits the ballot, and only the ballot, whatever the request left behind."""
+    from portal.budgeting.models import Round
+    from portal.voting.ballots import Section
+    from portal.voting.services import Voter, cast_ballot
+
+    vr = voting_round(method="approval", min_selections=1, max_selections=1, districts=False)
+    project_id = next(iter(vr.projects.values())).id
+    round_ = db.session.get(Round, vr.round.id)
+    title = round_.title
+    before = db.session.scalar(select(func.count()).select_from(Ballot))
+    round_.title = "changed in memory, never meant to be saved"
+    cast = cast_ballot(
+        db.session,
+        round_,
+        Voter(round_.id, "hash-pending", None, "30-44"),
+        {"comuna": Section({project_id: 1})},
+    )
+    db.session.expire_all()
+    assert db.session.get(Round, vr.round.id).title == title
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == before + 1
+    assert db.session.scalar(select(Ballot.id).where(Ballot.receipt_code == cast.receipt))
