@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from voteday import CSRF_RE, STEPS, birth, build_database, make_rut  # noqa: E402
+from voteday import CSRF_RE, STEPS, birth, build_database, flow_plan, make_rut  # noqa: E402
 
 
 def timed(owner: Any, name: str, parts: dict[str, float], key: str) -> None:
@@ -96,15 +96,7 @@ def main() -> None:
         client = app.test_client()
         project = info["projects"][n % len(info["projects"])]
         token = ""
-        plan = [
-            ("home", "GET", "/", None),
-            ("round", "GET", base, None),
-            ("check_page", "GET", f"{base}/votar", None),
-            ("check", "POST", f"{base}/votar", "check"),
-            ("ballot_page", "GET", f"{base}/papeleta", None),
-            ("submit", "POST", f"{base}/papeleta", "ballot"),
-            ("confirmation", "GET", f"{base}/voto-registrado", None),
-        ]
+        plan = flow_plan(base)
         for name, method, path, kind in plan:
             data = None
             if kind == "check":

@@ -404,13 +404,9 @@ class Stats:
         self.requests = 0
 
 
-async def vote_flow(ports: list[int], info: dict, n: int, stats: Stats, patience: float) -> None:
-    """One voter through the flow; each request goes to the next instance in turn."""
-    connections = [Connection(p) for p in ports]
-    jar: dict[str, str] = {}
-    base = f"/{info['slug']}/rondas/{info['round_id']}"
-    project = info["projects"][n % len(info["projects"])]
-    plan = [
+def flow_plan(base: str) -> list[tuple[str, str, str, str | None]]:
+    """The vote flow: (step, method, path, form to send) for a round at ``base``."""
+    return [
         ("home", "GET", "/", None),
         ("round", "GET", base, None),
         ("check_page", "GET", f"{base}/votar", None),
@@ -419,6 +415,15 @@ async def vote_flow(ports: list[int], info: dict, n: int, stats: Stats, patience
         ("submit", "POST", f"{base}/papeleta", "ballot"),
         ("confirmation", "GET", f"{base}/voto-registrado", None),
     ]
+
+
+async def vote_flow(ports: list[int], info: dict, n: int, stats: Stats, patience: float) -> None:
+    """One voter through the flow; each request goes to the next instance in turn."""
+    connections = [Connection(p) for p in ports]
+    jar: dict[str, str] = {}
+    base = f"/{info['slug']}/rondas/{info['round_id']}"
+    project = info["projects"][n % len(info["projects"])]
+    plan = flow_plan(base)
     token = ""
     try:
         for i, (name, method, path, form_kind) in enumerate(plan):
