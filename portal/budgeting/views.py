@@ -115,14 +115,6 @@ def public_round_of(slug: str, round_id: int) -> tuple[Municipality, Round]:
     return round_.municipality, round_
 
 
-def public_round(municipality: Municipality, round_id: int) -> Round:
-    """Find a published round of a municipality or answer 404."""
-    round_ = db.session.get(Round, round_id)
-    if round_ is None or round_.municipality_id != municipality.id or round_.published_at is None:
-        abort(404)
-    return round_
-
-
 def _staff_round(round_id: int) -> Round:
     """Find a round of the staff member's municipality (g.municipality) or answer 404."""
     round_ = db.session.get(Round, round_id)

@@ -143,10 +143,6 @@ def _end_voter_session(round_: Round) -> None:
     session["voters"] = voters
 
 
-def _round_pages(slug: str, round_id: int) -> tuple[Municipality, Round]:
-    return public_round_of(slug, round_id)
-
-
 # ----------------------------------------------------------------------------- eligibility
 
 
@@ -154,7 +150,7 @@ def _round_pages(slug: str, round_id: int) -> tuple[Municipality, Round]:
 @eligibility_limits
 def check(slug: str, round_id: int) -> str | Response:
     """Check a resident's RUT and second fact against the census, without an account."""
-    municipality, round_ = _round_pages(slug, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     if not voting_open(round_):
         return render_template("voting/closed.html", municipality=municipality, round=round_)
     if _voter(round_) is not None and request.method == "GET":
@@ -189,7 +185,7 @@ def check(slug: str, round_id: int) -> str | Response:
 @eligibility_limits
 def check_account(slug: str, round_id: int) -> str | Response:
     """Vote as a signed-in resident whose account holds their RUT."""
-    municipality, round_ = _round_pages(slug, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     form = ConfirmForm()
     if not form.validate_on_submit() or not current_user.is_authenticated:
         abort(400)
@@ -216,7 +212,7 @@ def check_account(slug: str, round_id: int) -> str | Response:
 @eligibility_limits
 def declare(slug: str, round_id: int) -> str | Response:
     """Vote under a sworn declaration, where the round lets residents outside the census vote."""
-    municipality, round_ = _round_pages(slug, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     if round_.eligibility != "census-or-declared":
         abort(404)
     if not voting_open(round_):
@@ -285,7 +281,7 @@ def _chosen_from_form(lists: list[BallotList]) -> dict[int, str]:
 @bp.route("/<slug>/rondas/<int:round_id>/papeleta", methods=["GET", "POST"])
 def ballot(slug: str, round_id: int) -> str | Response:
     """Show the voter's ballot and take it: complete without JavaScript, checked on the server."""
-    municipality, round_ = _round_pages(slug, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     if not voting_open(round_):
         return render_template("voting/closed.html", municipality=municipality, round=round_)
     voter = _voter(round_)
@@ -353,7 +349,7 @@ def ballot(slug: str, round_id: int) -> str | Response:
 @bp.route("/<slug>/rondas/<int:round_id>/voto-registrado")
 def confirmation(slug: str, round_id: int) -> str | Response:
     """Say plainly that the vote is counted, with its receipt."""
-    municipality, round_ = _round_pages(slug, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     receipt = session.get("receipt")
     if not receipt or receipt.get("r") != round_id:
         return redirect(url_for("budgeting.show_round", slug=slug, round_id=round_id))
@@ -370,7 +366,7 @@ def confirmation(slug: str, round_id: int) -> str | Response:
 @bp.route("/<slug>/rondas/<int:round_id>/salir", methods=["POST"])
 def leave(slug: str, round_id: int) -> Response:
     """End the voter session on this device (a shared phone, a library computer)."""
-    _municipality, round_ = _round_pages(slug, round_id)
+    _municipality, round_ = public_round_of(slug, round_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     _end_voter_session(round_)
@@ -383,7 +379,7 @@ def leave(slug: str, round_id: int) -> Response:
 @limiter.limit("30 per minute")
 def receipt(slug: str, round_id: int) -> str:
     """Check that a ballot with a receipt code is in the count, without showing its choices."""
-    municipality, round_ = _round_pages(slug, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     code = request.args.get("codigo", "").strip()[:30]
     found = receipt_counts(db.session, round_, code) if code else None
     return render_template(
@@ -395,7 +391,7 @@ def receipt(slug: str, round_id: int) -> str:
 
 
 def _published_results(slug: str, round_id: int) -> tuple[Municipality, Round, list[ListResult]]:
-    municipality, round_ = _round_pages(slug, round_id)
+    municipality, round_ = public_round_of(slug, round_id)
     if round_.results_published_at is None:
         abort(404)
     return municipality, round_, results_of(db.session, round_)
