@@ -10,7 +10,7 @@ from difflib import SequenceMatcher
 from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 from stdnum.cl import rut as cl_rut
 from stdnum.exceptions import ValidationError
@@ -386,6 +386,25 @@ def merge_organizations(session: Session, duplicate: Organization, survivor: Org
                 if survivor not in group:
                     group.append(survivor)
         moved.append(fair.id)
+    # What names the duplicate (proposals submitted or carried out by it, funded projects)
+    # names the survivor from now on: a merged record is no longer a valid choice anywhere.
+    from portal.budgeting.models import Proposal
+    from portal.programmes.models import FundedProject
+
+    repointed = {}
+    for model, column in (
+        (Proposal, Proposal.organization_id),
+        (Proposal, Proposal.implementer_id),
+        (FundedProject, FundedProject.organization_id),
+    ):
+        done = session.execute(
+            update(model)
+            .where(column == duplicate.id)
+            .values({column.key: survivor.id})
+            .execution_options(synchronize_session="fetch")
+        )
+        if done.rowcount:
+            repointed[f"{model.__tablename__}.{column.key}"] = done.rowcount
     survivor.search_text = search_text(survivor.name, survivor.products)
     before_status = duplicate.status
     duplicate.status = "merged"
@@ -398,7 +417,13 @@ def merge_organizations(session: Session, duplicate: Organization, survivor: Org
         duplicate.id,
         municipality_id=duplicate.municipality_id,
         before={"status": before_status},
-        after={"status": "merged", "merged_into": survivor.id, "filled": filled, "fairs": moved},
+        after={
+            "status": "merged",
+            "merged_into": survivor.id,
+            "filled": filled,
+            "fairs": moved,
+            "repointed": repointed,
+        },
     )
 
 

@@ -345,6 +345,16 @@ def update_project(session: Session, project: FundedProject, values: dict[str, A
     return True
 
 
+def _surviving(org: Organization | None) -> int | None:
+    """The organization a record now stands for: itself, or the one it was merged into
+    (merges before proposals followed them may still name a merged record)."""
+    seen = set()
+    while org is not None and org.merged_into is not None and org.id not in seen:
+        seen.add(org.id)
+        org = org.merged_into
+    return org.id if org is not None and org.status != "merged" else None
+
+
 def create_from_round_winners(
     session: Session, round_: Round, winners: Sequence[Proposal], actor: Any
 ) -> list[FundedProject]:
@@ -386,7 +396,7 @@ def create_from_round_winners(
             "comuna_cut": round_.municipality.comuna_cut,
             "latitude": proposal.latitude if has_point else None,
             "longitude": proposal.longitude if has_point else None,
-            "organization_id": proposal.implementer_id,
+            "organization_id": _surviving(proposal.implementer),
         }
         created.append(
             create_project(

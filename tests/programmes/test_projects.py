@@ -401,3 +401,30 @@ def test_fair_eligibility_reads_the_programmes(
     assert "necesita al menos 50 puestos (tiene 20)" in page
     assert "Fondo de Ferias del Biobío" not in page
     assert re.search(r"/programas/\d+", page)
+
+
+def test_round_winners_carried_out_by_a_merged_organization_name_the_survivor(
+    db: Any, factory: Any, valpo: Any
+) -> None:
+    from portal.economy.services import merge_organizations
+
+    round_ = factory.round(valpo, phase="results")
+    author = factory.user("vecina@example.cl")
+    staff = factory.user("fomento@valparaiso.cl", role="municipal_staff", municipality=valpo)
+    survivor = make_organization(db, valpo, name="Cooperativa Caleta Portales")
+    duplicate = make_organization(db, valpo, name="COOPERATIVA CALETA PORTALES.")
+    stale = make_organization(db, valpo, name="Taller Cerro Alegre")
+    merged_later = factory.proposal(round_, author, status="feasible", final_cost=1_000_000)
+    merged_before = factory.proposal(
+        round_, author, title="Toldos para la feria", status="feasible", final_cost=900_000
+    )
+    merged_later.implementer_id, merged_before.implementer_id = duplicate.id, stale.id
+    # a merge made before merges followed proposals left this one naming the merged record
+    stale.status, stale.merged_into_id = "merged", survivor.id
+    db.session.commit()
+    merge_organizations(db.session, duplicate, survivor)
+    db.session.commit()
+    assert db.session.get(type(merged_later), merged_later.id).implementer_id == survivor.id
+    created = create_from_round_winners(db.session, round_, [merged_later, merged_before], staff)
+    db.session.commit()
+    assert [p.organization_id for p in created] == [survivor.id, survivor.id]
