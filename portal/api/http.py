@@ -34,7 +34,7 @@ def int_arg(name: str, *, default: int | None = None, low: int = 1, high: int = 
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+    if len(raw) > 19 or not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
         abort(400)
     return int(raw)
 
@@ -56,9 +56,12 @@ def paginate(statement: Select[Any]) -> tuple[list[Any], dict[str, Any], dict[st
     pages = max(1, -(-total // per_page))
 
     def link(number: int) -> str:
-        args = request.args.to_dict()
+        # The query carried over, but not url_for's own keywords (_external, _method…) nor a
+        # name the path already fills (they would clash with them).
+        path = request.view_args or {}
+        args = {k: v for k, v in request.args.items() if not k.startswith("_") and k not in path}
         args.update(page=str(number), per_page=str(per_page))
-        return url_for(request.endpoint or "", **(request.view_args or {}), **args, _external=True)
+        return url_for(request.endpoint or "", **path, **args, _external=True)
 
     meta = {"page": page, "per_page": per_page, "total": total, "pages": pages}
     links = {

@@ -126,6 +126,17 @@ def test_pages_have_totals_and_links(client: Any, world: Any) -> None:
     assert client.get(f"{API}/regions?page=0").status_code == 400
     assert client.get(f"{API}/regions?page=x").status_code == 400
     assert client.get(f"{API}/regions?page=99").get_json()["data"] == []
+    assert client.get(f"{API}/regions?page=" + "9" * 5000).status_code == 400
+    # url_for's own keywords and names the path fills are not carried into the links
+    for query in ("_external=1", "_method=POST", "_anchor=x&_scheme=ftp"):
+        sent = client.get(f"{API}/regions?per_page=5&{query}")
+        assert sent.status_code == 200
+        for link in filter(None, sent.get_json()["links"].values()):
+            assert link.startswith("http://") and "#" not in link and "=_" not in link
+            assert not any(k in link for k in ("_external", "_method", "_anchor", "_scheme"))
+    round_id = world.visible["round"][2]
+    sent = client.get(f"{API}/rounds/{round_id}/proposals?round_id=1")
+    assert sent.status_code == 200 and f"/rounds/{round_id}/" in sent.get_json()["links"]["self"]
 
 
 @pytest.mark.parametrize(
