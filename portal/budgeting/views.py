@@ -20,7 +20,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, bindparam, or_, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, lazyload, selectinload
 from werkzeug.wrappers import Response
 
 from portal.accounts.auth import login_required_view, municipal_staff_required
@@ -208,6 +208,8 @@ def list_proposals(slug: str, round_id: int) -> str:
                 Proposal.description.ilike(like),
             )
         )
+    # the cards show each proposal's first image; their round is the one already loaded
+    statement = statement.options(selectinload(Proposal.images), lazyload(Proposal.round))
     page = paginate(statement.order_by(Proposal.created_at.desc(), Proposal.id.desc()), per_page=20)
     return render_template(
         "budgeting/proposals_list.html",

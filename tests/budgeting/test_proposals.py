@@ -354,3 +354,47 @@ def test_nobody_proposes_for_an_organization_they_do_not_represent(
     response = propose(resident, open_round, organization_id=str(union.id))
     assert response.status_code == 200
     assert db.session.scalar(select(Proposal)) is None
+
+
+def test_public_list_costs_the_same_queries_for_1_or_12_proposals(
+    app: Any, client: Any, factory: Any, db: Any
+) -> None:
+    """The cards show each proposal's first image: no query per proposal."""
+    from sqlalchemy import event
+
+    from portal.budgeting.models import ProposalImage
+
+    municipality = factory.municipality("05101")
+    round_ = factory.round(municipality, phase="review")
+    author = factory.user("a@example.cl")
+    base = f"/valparaiso/rondas/{round_.id}/propuestas"
+    counts = []
+    made = 0
+    seen: list[str] = []
+
+    def note(*args: Any) -> None:
+        seen.append(args[2])
+
+    for n in (1, 12):
+        while made < n:
+            p = factory.proposal(round_, author, title=f"Propuesta {made}")
+            db.session.add(
+                ProposalImage(
+                    proposal_id=p.id,
+                    filename=f"i{made}.jpg",
+                    thumbnail=f"t{made}.jpg",
+                    width=1,
+                    height=1,
+                )
+            )
+            db.session.commit()
+            made += 1
+        seen.clear()
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            page = client.get(base).get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+        assert page.count('loading="lazy"') == n
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
