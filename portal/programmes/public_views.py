@@ -18,6 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 
 from portal.accounts.auth import login_required_view
@@ -136,6 +137,7 @@ def show_programme(programme_id: int) -> str:
             ProjectFunding.programme_id == programme.id,
             Municipality.active.is_(True),
         )
+        .options(contains_eager(ProjectFunding.project))  # the join above, not a query per row
         .order_by(FundedProject.year.desc(), FundedProject.title)
     ).all()
     return render_template(
