@@ -63,6 +63,24 @@ def validate_rut(form: Any, field: Any) -> None:
         ) from error
 
 
+def latitude_field() -> StringField:
+    """An optional latitude in decimal degrees (checked with check_coordinate)."""
+    return StringField(
+        _l("Latitude"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("Optional, decimal degrees, e.g. -33.0458"),
+    )
+
+
+def longitude_field() -> StringField:
+    """An optional longitude in decimal degrees (checked with check_coordinate)."""
+    return StringField(
+        _l("Longitude"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("Optional, decimal degrees, e.g. -71.6197"),
+    )
+
+
 class LocationForm(Form):
     """One place of an organization (no CSRF of its own: it lives inside a FlaskForm)."""
 
@@ -73,16 +91,8 @@ class LocationForm(Form):
     )
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
     comuna_cut = SelectField(_l("Comuna"), validators=[Optional()])
-    latitude = StringField(
-        _l("Latitude"),
-        validators=[Optional(), Length(max=20)],
-        description=_l("Optional, decimal degrees, e.g. -33.0458"),
-    )
-    longitude = StringField(
-        _l("Longitude"),
-        validators=[Optional(), Length(max=20)],
-        description=_l("Optional, decimal degrees, e.g. -71.6197"),
-    )
+    latitude = latitude_field()
+    longitude = longitude_field()
 
     def validate_latitude(self, field: Any) -> None:
         check_coordinate(field, -90, 90)
@@ -285,16 +295,8 @@ class FairForm(FlaskForm):
         validators=[DataRequired(), Length(max=300)],
         description=_l("e.g. Av. Argentina between Chacabuco and Pedro Montt"),
     )
-    latitude = StringField(
-        _l("Latitude"),
-        validators=[Optional(), Length(max=20)],
-        description=_l("Optional, decimal degrees, e.g. -33.0458"),
-    )
-    longitude = StringField(
-        _l("Longitude"),
-        validators=[Optional(), Length(max=20)],
-        description=_l("Optional, decimal degrees, e.g. -71.6197"),
-    )
+    latitude = latitude_field()
+    longitude = longitude_field()
     stalls = IntegerField(
         _l("Number of stalls"), validators=[Optional(), NumberRange(min=0, max=100000)]
     )

@@ -31,7 +31,12 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.budgeting.forms import THEME_LABELS
-from portal.economy.forms import check_coordinate, coordinate
+from portal.economy.forms import (
+    check_coordinate,
+    coordinate,
+    latitude_field,
+    longitude_field,
+)
 from portal.economy.vocab import FAIR_KINDS, choices
 from portal.programmes.vocab import AGENCY_LABELS, LEVEL_LABELS, STATUS_LABELS
 
@@ -168,16 +173,8 @@ class ProjectForm(FlaskForm):
     end_date = DateField(_l("End"), validators=[Optional()])
     district = StringField(_l("Sector or district"), validators=[Optional(), Length(max=120)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
-    latitude = StringField(
-        _l("Latitude"),
-        validators=[Optional(), Length(max=20)],
-        description=_l("Optional, decimal degrees, e.g. -33.0458"),
-    )
-    longitude = StringField(
-        _l("Longitude"),
-        validators=[Optional(), Length(max=20)],
-        description=_l("Optional, decimal degrees, e.g. -71.6197"),
-    )
+    latitude = latitude_field()
+    longitude = longitude_field()
     organization_id = SelectField(_l("Implementing organization"), coerce=str)
 
     def validate_latitude(self, field: Any) -> None:
