@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from portal.budgeting.forms import THEME_LABELS
 from portal.economy.schedule import local_today
 from portal.economy.services import comunas_of_region
 from portal.extensions import db, login_manager
-from portal.geo.models import Region
+from portal.geo.models import Comuna, Region
 from portal.i18n import money
 from portal.programmes import bp
 from portal.programmes.exchange import oc4ids, projects_csv
@@ -68,10 +69,9 @@ def _map_settings() -> dict[str, str]:
     }
 
 
-def _filters(region_cut: str) -> tuple[ProjectFilters, dict[str, str]]:
+def _filters(comunas: set[str], programmes: set[int]) -> tuple[ProjectFilters, dict[str, str]]:
+    """Read the filters of the query string; a comuna or programme not offered is ignored."""
     args = request.args
-    comunas = {c.cut for c in comunas_of_region(db.session, region_cut)}
-    programmes = {p.id for p in programmes_for_region(db.session, region_cut)}
     raw = {
         "comuna": args.get("comuna", "")[:5],
         "programa": args.get("programa", "")[:9],
@@ -98,17 +98,28 @@ def _filters(region_cut: str) -> tuple[ProjectFilters, dict[str, str]]:
     return filters, shown
 
 
-def _region_projects() -> tuple[list[FundedProject], dict[str, str]]:
-    filters, shown = _filters(g.region.cut)
+@dataclass
+class _RegionView:
+    projects: list[FundedProject]
+    shown: dict[str, str]
+    comunas: list[Comuna]
+    programmes: list[Programme]
+
+
+def _region_projects() -> _RegionView:
+    comunas = comunas_of_region(db.session, g.region.cut)
+    programmes = programmes_for_region(db.session, g.region.cut)
+    filters, shown = _filters({c.cut for c in comunas}, {p.id for p in programmes})
     projects = list(db.session.scalars(region_projects_query(g.region.cut, filters)))
-    return projects, shown
+    return _RegionView(projects, shown, comunas, programmes)
 
 
 @bp.route("/region/<region>/proyectos/")
 @region_viewer_required
 def region_projects(region: str) -> str:
     """Show every funded project of the region's comunas: totals, map, lateness, duplicates."""
-    projects, shown = _region_projects()
+    view = _region_projects()
+    projects = view.projects
     today = local_today()
     by_programme = totals_by_programme(projects)
     by_comuna = totals_by_comuna(projects)
@@ -117,17 +128,22 @@ def region_projects(region: str) -> str:
         for p in projects
         if p.latitude is not None and p.longitude is not None
     ][:MAP_POINTS_LIMIT]
-    years = sorted(
-        {p.year for p in db.session.scalars(region_projects_query(g.region.cut, ProjectFilters()))},
-        reverse=True,
+    years = list(
+        db.session.scalars(
+            select(FundedProject.year)
+            .join(Comuna, Comuna.cut == FundedProject.comuna_cut)
+            .where(Comuna.region_cut == g.region.cut)
+            .distinct()
+            .order_by(FundedProject.year.desc())
+        )
     )
     return render_template(
         "programmes/region/projects.html",
         region=g.region,
         projects=projects,
-        filters=shown,
-        comunas=comunas_of_region(db.session, g.region.cut),
-        programmes=programmes_for_region(db.session, g.region.cut),
+        filters=view.shown,
+        comunas=view.comunas,
+        programmes=view.programmes,
         years=years,
         by_programme=by_programme,
         by_comuna=by_comuna,
@@ -166,7 +182,7 @@ def _download(body: str, mimetype: str, filename: str) -> Response:
 @region_viewer_required
 def region_export_csv(region: str) -> Response:
     """Download the region's funded projects (as filtered) as CSV."""
-    projects, _shown = _region_projects()
+    projects = _region_projects().projects
     body = projects_csv(projects, lambda p: project_url(p, external=True), local_today())
     return _download("\ufeff" + body, "text/csv", f"proyectos-region-{region}.csv")
 
@@ -175,7 +191,7 @@ def region_export_csv(region: str) -> Response:
 @region_viewer_required
 def region_export_json(region: str) -> Response:
     """Download the region's funded projects (as filtered) in OC4IDS project fields."""
-    projects, _shown = _region_projects()
+    projects = _region_projects().projects
     data = {"projects": [oc4ids(p, project_url(p, external=True), public=False) for p in projects]}
     return _download(
         json.dumps(data, ensure_ascii=False, indent=2),
