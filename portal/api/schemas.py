@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from portal.budgeting.models import (
-    THEMES,
     AllocationRule,
     DistrictMode,
     Eligibility,
@@ -380,4 +379,3 @@ for _name in ("Region", "Municipality", "Round", "Proposal", "Programme", "Proje
     COMPONENTS[f"{_name}Page"] = page_of(_name)
 COMPONENTS["OrganizationPage"] = page_of("Organization")
 COMPONENTS["FairPage"] = page_of("Fair")
-THEME_VALUES = THEMES

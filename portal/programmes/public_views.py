@@ -83,7 +83,6 @@ def error_text(error: ProgrammeError) -> str:
         "half-coordinates": _("Give both latitude and longitude, or neither."),
         "programme-not-open": _("This programme is not open to projects of this region."),
         "already-linked": _("This programme is already linked to the project."),
-        "other-region": _("This programme belongs to another region."),
     }
     return messages.get(error.code, _("The change could not be saved."))
 
