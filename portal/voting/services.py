@@ -20,7 +20,8 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import Integer, Select, bindparam, cast, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, lazyload
 
@@ -446,6 +447,7 @@ class _CastStatements:
     insert_choices: Any
     insert_participation: Any
     point_participation: Any
+    first_ballot_pg: Any
 
 
 @cache
@@ -470,6 +472,64 @@ def _cast_statements() -> _CastStatements:
             channel=bindparam("p_channel", type_=participations.c.channel.type),
             site_id=bindparam("p_site_id", type_=participations.c.site_id.type),
         ),
+        first_ballot_pg=_first_ballot_statement(),
+    )
+
+
+def _first_ballot_statement() -> Any:
+    """A voter's first ballot on PostgreSQL in one statement (one round trip instead of three):
+    the ballot and its choices are inserted by data-modifying CTEs of the participation's
+    insert. Foreign keys are checked at the end of the statement, when the ballot exists; a
+    concurrent first ballot of the same voter still fails the whole statement on the unique
+    constraint. The choices come as three arrays of equal length, so the statement's text does
+    not depend on how many projects the ballot has."""
+    ballots = Ballot.__table__
+    choices = BallotChoice.__table__
+    participations = Participation.__table__
+    ballot_id = bindparam("id", type_=ballots.c.id.type)
+    channel = bindparam("channel", type_=ballots.c.channel.type)
+    moment = bindparam("moment", type_=ballots.c.cast_at.type)
+    district = bindparam("district_id", type_=ballots.c.district_id.type)
+    age_band = bindparam("age_band", type_=ballots.c.age_band.type)
+    round_id = bindparam("round_id", type_=ballots.c.round_id.type)
+    ballot = (
+        ballots.insert()
+        .values(
+            id=ballot_id,
+            round_id=round_id,
+            district_id=district,
+            channel=channel,
+            receipt_code=bindparam("receipt_code", type_=ballots.c.receipt_code.type),
+            cast_at=moment,
+            age_band=age_band,
+        )
+        .cte("new_ballot")
+    )
+    picked = select(
+        ballot_id,
+        func.unnest(cast(bindparam("proposal_ids"), ARRAY(Integer))),
+        func.unnest(cast(bindparam("points"), ARRAY(Integer))),
+        func.unnest(cast(bindparam("ranks"), ARRAY(Integer))),
+    )
+    chosen = (
+        choices.insert()
+        .from_select(["ballot_id", "proposal_id", "points", "rank"], picked)
+        .cte("new_choices")
+    )
+    return (
+        participations.insert()
+        .values(
+            id=bindparam("participation_id", type_=participations.c.id.type),
+            round_id=round_id,
+            voter_hash=bindparam("voter_hash", type_=participations.c.voter_hash.type),
+            channel=channel,
+            voted_at=moment,
+            ballot_id=ballot_id,
+            self_declared=bindparam("self_declared", type_=participations.c.self_declared.type),
+            age_band=age_band,
+            site_id=bindparam("site_id", type_=participations.c.site_id.type),
+        )
+        .add_cte(ballot, chosen)
     )
 
 
@@ -513,6 +573,28 @@ def _cast_once(
     # ballot's participation is inserted already pointing at it.
     ballot_id = random_id()
     receipt = new_receipt()
+    if participation_id is None and session.get_bind().dialect.name == "postgresql":
+        # Raises IntegrityError when a concurrent first ballot of this voter got here first.
+        session.execute(
+            statements.first_ballot_pg,
+            {
+                "id": ballot_id,
+                "round_id": round_id,
+                "district_id": voter.district_id,
+                "channel": channel,
+                "receipt_code": receipt,
+                "moment": moment,
+                "age_band": voter.age_band,
+                "proposal_ids": [row["proposal_id"] for row in rows],
+                "points": [row["points"] for row in rows],
+                "ranks": [row["rank"] for row in rows],
+                "participation_id": random_id(),
+                "voter_hash": voter.voter_hash,
+                "self_declared": voter.self_declared,
+                "site_id": site_id,
+            },
+        )
+        return Cast(receipt, replaced)
     session.execute(
         statements.insert_ballot,
         {
