@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, bindparam, cast, delete, func, select, update
+from sqlalchemy import Integer, Select, bindparam, cast, delete, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, lazyload
@@ -448,6 +448,7 @@ class _CastStatements:
     insert_participation: Any
     point_participation: Any
     first_ballot_pg: Any
+    touch_and_lock_pg: Any
 
 
 @cache
@@ -473,6 +474,33 @@ def _cast_statements() -> _CastStatements:
             site_id=bindparam("p_site_id", type_=participations.c.site_id.type),
         ),
         first_ballot_pg=_first_ballot_statement(),
+        touch_and_lock_pg=_touch_and_lock_statement(),
+    )
+
+
+def _touch_and_lock_statement() -> Any:
+    """On PostgreSQL, the first two steps of a ballot in one round trip: the participation's
+    update (its row lock; returning what it held) as a data-modifying CTE of the round's
+    `FOR KEY SHARE` read (see `lock_round`). A voter with no participation yet gets the round
+    with NULLs."""
+    participations = Participation.__table__
+    touched = (
+        participations.update()
+        .where(
+            participations.c.round_id == bindparam("p_round_id"),
+            participations.c.voter_hash == bindparam("p_voter_hash"),
+        )
+        .values(voted_at=bindparam("p_voted_at", type_=participations.c.voted_at.type))
+        .returning(participations.c.id, participations.c.ballot_id, participations.c.channel)
+        .cte("touched")
+    )
+    return (
+        select(Round, touched.c.id, touched.c.ballot_id, touched.c.channel)
+        .outerjoin(touched, true())
+        .where(Round.id == bindparam("p_round_id"))
+        .options(lazyload(Round.municipality))
+        .with_for_update(of=Round, read=True, key_share=True)
+        .execution_options(populate_existing=True)
     )
 
 
@@ -545,11 +573,15 @@ def _cast_once(
 ) -> Cast:
     moment = now or utcnow()
     statements = _cast_statements()
-    existing = session.execute(
-        statements.touch_participation,
-        {"p_round_id": round_id, "p_voter_hash": voter.voter_hash, "p_voted_at": moment},
-    ).first()
-    round_ = lock_round(session, round_id, for_ballot=True)
+    touch = {"p_round_id": round_id, "p_voter_hash": voter.voter_hash, "p_voted_at": moment}
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    existing: Any
+    if postgresql:
+        round_, *held = session.execute(statements.touch_and_lock_pg, touch).one()
+        existing = held if held[0] is not None else None
+    else:
+        existing = session.execute(statements.touch_participation, touch).first()
+        round_ = lock_round(session, round_id, for_ballot=True)
     decided = now or utcnow()  # under the lock: a count that began before this is seen
     if channel == "online" and not voting_open(round_, decided):
         raise VoteRefused("closed")
@@ -573,7 +605,7 @@ def _cast_once(
     # ballot's participation is inserted already pointing at it.
     ballot_id = random_id()
     receipt = new_receipt()
-    if participation_id is None and session.get_bind().dialect.name == "postgresql":
+    if participation_id is None and postgresql:
         # Raises IntegrityError when a concurrent first ballot of this voter got here first.
         session.execute(
             statements.first_ballot_pg,
