@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -245,6 +246,12 @@ class Proposal(TimestampMixin, Base):
     def on_ballot(self) -> bool:
         """Tell whether the proposal is a project residents can vote for."""
         return self.status == ProposalStatus.FEASIBLE.value and self.final_cost is not None
+
+    @classmethod
+    def matching(cls, words: str) -> Any:
+        """Select the proposals whose title, summary or description contain some words."""
+        like = f"%{words}%"
+        return or_(cls.title.ilike(like), cls.summary.ilike(like), cls.description.ilike(like))
 
 
 class ProposalImage(Base):

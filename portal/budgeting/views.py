@@ -200,14 +200,7 @@ def list_proposals(slug: str, round_id: int) -> str:
     if status in {s.value for s in ProposalStatus}:
         statement = statement.where(Proposal.status == status)
     if query:
-        like = f"%{query}%"
-        statement = statement.where(
-            or_(
-                Proposal.title.ilike(like),
-                Proposal.summary.ilike(like),
-                Proposal.description.ilike(like),
-            )
-        )
+        statement = statement.where(Proposal.matching(query))
     # the cards show each proposal's first image; their round is the one already loaded
     statement = statement.options(selectinload(Proposal.images), lazyload(Proposal.round))
     page = paginate(statement.order_by(Proposal.created_at.desc(), Proposal.id.desc()), per_page=20)
