@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from portal.economy.models import Organization
 
 from portal.accounts.models import User
+from portal.ballot_methods import Method
 from portal.database import Base, TimestampMixin, UTCDateTime, utcnow
 from portal.geo.models import Municipality
 
@@ -52,15 +53,6 @@ DATED_PHASES = [
     Phase.IMPLEMENTATION,
     Phase.CLOSED,
 ]
-
-
-class Method(StrEnum):
-    """How residents vote (see portal.voting.ballots)."""
-
-    APPROVAL = "approval"
-    KNAPSACK = "knapsack"
-    CUMULATIVE = "cumulative"
-    RANKED = "ranked"
 
 
 class AllocationRule(StrEnum):
