@@ -327,6 +327,18 @@ def factory(db: Any) -> Factory:
 
 
 @pytest.fixture
+def valpo(factory: Factory) -> Any:
+    """Give a test the municipality of Valparaíso (05101)."""
+    return factory.municipality("05101")
+
+
+@pytest.fixture
+def staff(factory: Factory, valpo: Any) -> Any:
+    """Give a test a member of Valparaíso's staff (a module may define its own `staff`)."""
+    return factory.user("fomento@valparaiso.cl", role="municipal_staff", municipality=valpo)
+
+
+@pytest.fixture
 def shared_dir() -> Path:
     """Return ../shared, skipping when it is not beside the repository."""
     if not SHARED.exists():

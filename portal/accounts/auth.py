@@ -77,8 +77,8 @@ def municipal_staff_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def regional_staff_required(view: F) -> F:
-    """Open a view taking `region` (a CUT) to staff of that region only; sets g.region."""
+def _region_required(view: F, *, admins: bool) -> F:
+    """Open a view taking `region` (a CUT) to staff of that region (and admins if told)."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -89,9 +89,19 @@ def regional_staff_required(view: F) -> F:
         region = db.session.get(Region, kwargs.get("region", ""))
         if region is None:
             abort(404)
-        if region.cut not in current_user.region_cuts():
+        if region.cut not in current_user.region_cuts() and not (admins and current_user.is_admin):
             abort(403)
         g.region = region
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def regional_staff_required(view: F) -> F:
+    """Open a view taking `region` (a CUT) to staff of that region only; sets g.region."""
+    return _region_required(view, admins=False)
+
+
+def region_viewer_required(view: F) -> F:
+    """Open a view taking `region` (a CUT) to that region's staff and to admins; sets g.region."""
+    return _region_required(view, admins=True)

@@ -105,6 +105,23 @@ def create_invitation(
     return invitation, token
 
 
+def municipal_team(
+    session: Session, municipality_id: int
+) -> tuple[list[Membership], list[Invitation]]:
+    """Return a municipality's staff memberships and its pending invitations."""
+    staff = session.scalars(
+        select(Membership).where(Membership.municipality_id == municipality_id)
+    ).all()
+    invitations = [
+        i
+        for i in session.scalars(
+            select(Invitation).where(Invitation.municipality_id == municipality_id)
+        )
+        if i.pending
+    ]
+    return list(staff), invitations
+
+
 def invitation_by_token(session: Session, token: str) -> Invitation | None:
     """Find a pending invitation by its token."""
     invitation = session.scalar(

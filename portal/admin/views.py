@@ -11,7 +11,12 @@ from werkzeug.wrappers import Response
 from portal.accounts.auth import admin_required
 from portal.accounts.forms import ConfirmForm
 from portal.accounts.models import Invitation, Membership, Role
-from portal.accounts.services import create_invitation, revoke_invitation, revoke_membership
+from portal.accounts.services import (
+    create_invitation,
+    municipal_team,
+    revoke_invitation,
+    revoke_membership,
+)
 from portal.admin import bp
 from portal.admin.forms import InvitationForm, MunicipalityForm
 from portal.admin.services import MunicipalityError, create_municipality, update_municipality
@@ -136,16 +141,7 @@ def municipality_detail(municipality_id: int) -> str | Response:
         db.session.commit()
         flash(_("The changes have been saved."), "success")
         return redirect(url_for("admin.municipality_detail", municipality_id=municipality.id))
-    staff = db.session.scalars(
-        select(Membership).where(Membership.municipality_id == municipality.id)
-    ).all()
-    invitations = [
-        i
-        for i in db.session.scalars(
-            select(Invitation).where(Invitation.municipality_id == municipality.id)
-        )
-        if i.pending
-    ]
+    staff, invitations = municipal_team(db.session, municipality.id)
     return render_template(
         "admin/municipality_detail.html",
         municipality=municipality,

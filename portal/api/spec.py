@@ -43,7 +43,6 @@ class Operation:
     description: Any
     params: tuple[Param, ...]
     response: dict[str, Any] | None
-    paginated: bool
     media_type: str
     path_descriptions: dict[str, Any] = field(default_factory=dict)
 
@@ -92,7 +91,6 @@ def operation(
                 description=description,
                 params=(*params, PAGE, PER_PAGE) if paginated else params,
                 response=response,
-                paginated=paginated,
                 media_type=media_type,
                 path_descriptions=path_descriptions or {},
             )

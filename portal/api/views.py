@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from flask import abort, current_app, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
@@ -15,7 +16,7 @@ from portal.api import bp
 from portal.api import serializers as out
 from portal.api.http import add_cors, int_arg, iso, json_response, latest, paginate, str_arg
 from portal.api.schemas import ref
-from portal.api.spec import ID, Param, operation
+from portal.api.spec import ID, MAX_ID, Param, operation
 from portal.budgeting.models import DATED_PHASES, Phase, Proposal, ProposalStatus, Round
 from portal.database import utcnow
 from portal.economy.models import Fair, Organization
@@ -35,6 +36,8 @@ from portal.programmes.models import (
 from portal.voting.services import results_of, turnout
 
 PHASE_VALUES = [p.value for p in Phase]
+STATUS_VALUES = [s.value for s in ProposalStatus]
+BOOLEAN_VALUES = ["true", "false"]
 
 
 def _rate_limit() -> str:
@@ -59,7 +62,7 @@ def _text(name: str, description: Any, **schema: Any) -> Param:
 
 
 def _number(name: str, description: Any) -> Param:
-    return Param(name, description, {"type": "integer", "minimum": 1, "maximum": 2_147_483_647})
+    return Param(name, description, {"type": "integer", "minimum": 1, "maximum": MAX_ID})
 
 
 MUNICIPALITY = _number("municipality", _l("Only those of this municipality (its id)."))
@@ -80,6 +83,37 @@ def _active_municipalities() -> Any:
     return select(Municipality.id).where(Municipality.active.is_(True))
 
 
+def _place_filters(statement: Any, municipality_id: Any) -> Any:
+    """Apply the `municipality` and `region` arguments to a municipality id column."""
+    wanted = int_arg("municipality")
+    if wanted is not None:
+        statement = statement.where(municipality_id == wanted)
+    region = str_arg("region", limit=2)
+    if region:
+        statement = statement.where(_in_region(municipality_id, region))
+    return statement
+
+
+def _found(statement: Any) -> Any:
+    """Return the first row a statement selects, or answer 404."""
+    found = db.session.scalar(statement)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _page(
+    statement: Any,
+    serialize: Callable[[list[Any]], list[Any]],
+    changed: Callable[[Any], Any] | None = None,
+) -> Response:
+    """Answer one page of a statement's rows, serialized, with when the page last changed."""
+    items, meta, links = paginate(statement)
+    data = serialize(items)
+    modified = latest(*(changed(item) for item in items)) if changed else None
+    return json_response({"data": data, "meta": meta, "links": links}, modified)
+
+
 # ----------------------------------------------------------------------------- geography
 
 
@@ -92,8 +126,7 @@ def _active_municipalities() -> Any:
 )
 def list_regions() -> Response:
     """List Chile's regions by CUT."""
-    items, meta, links = paginate(select(Region).order_by(Region.cut))
-    return json_response({"data": [out.region(r) for r in items], "meta": meta, "links": links})
+    return _page(select(Region).order_by(Region.cut), lambda items: [out.region(r) for r in items])
 
 
 @operation(
@@ -136,10 +169,10 @@ def _municipality_statement() -> Any:
 )
 def list_municipalities() -> Response:
     """List the active municipalities."""
-    items, meta, links = paginate(_municipality_statement())
-    return json_response(
-        {"data": [out.municipality(m) for m in items], "meta": meta, "links": links},
-        latest(*(m.updated_at for m in items)),
+    return _page(
+        _municipality_statement(),
+        lambda items: [out.municipality(m) for m in items],
+        lambda m: m.updated_at,
     )
 
 
@@ -195,7 +228,7 @@ def _round_changed(round_: Round, now: Any) -> Any:
         Param(
             "results",
             _l("Only rounds whose results are published (true) or not yet (false)."),
-            {"type": "string", "enum": ["true", "false"]},
+            {"type": "string", "enum": BOOLEAN_VALUES},
         ),
     ),
     response=ref("RoundPage"),
@@ -205,31 +238,24 @@ def list_rounds() -> Response:
     """List published rounds, newest first."""
     now = utcnow()
     statement = _public_rounds().options(selectinload(Round.districts))
-    municipality_id = int_arg("municipality")
-    if municipality_id is not None:
-        statement = statement.where(Round.municipality_id == municipality_id)
-    region = str_arg("region", limit=2)
-    if region:
-        statement = statement.where(_in_region(Round.municipality_id, region))
+    statement = _place_filters(statement, Round.municipality_id)
     phase = str_arg("phase", choices=PHASE_VALUES)
     if phase:
         statement = statement.where(_phase_clause(phase, now))
-    results = str_arg("results", choices=["true", "false"])
+    results = str_arg("results", choices=BOOLEAN_VALUES)
     if results == "true":
         statement = statement.where(Round.results_published_at.is_not(None))
     elif results == "false":
         statement = statement.where(Round.results_published_at.is_(None))
-    items, meta, links = paginate(statement.order_by(Round.proposals_start.desc(), Round.id.desc()))
-    return json_response(
-        {"data": [out.round_(r, now) for r in items], "meta": meta, "links": links},
-        latest(*(_round_changed(r, now) for r in items)),
+    return _page(
+        statement.order_by(Round.proposals_start.desc(), Round.id.desc()),
+        lambda items: [out.round_(r, now) for r in items],
+        lambda r: _round_changed(r, now),
     )
 
 
 def _round(round_id: int) -> Round:
-    found = db.session.scalar(_public_rounds().where(Round.id == round_id))
-    if found is None:
-        abort(404)
+    found: Round = _found(_public_rounds().where(Round.id == round_id))
     return found
 
 
@@ -273,7 +299,7 @@ def _proposal_changed(p: Proposal) -> Any:
         Param(
             "status",
             _l("Only proposals in this review status."),
-            {"type": "string", "enum": [s.value for s in ProposalStatus]},
+            {"type": "string", "enum": STATUS_VALUES},
         ),
         _text("q", _l("Words to find in the title, summary or description.")),
     ),
@@ -292,25 +318,16 @@ def list_proposals(round_id: int) -> Response:
     theme = str_arg("theme", limit=40)
     if theme:
         statement = statement.where(Proposal.theme == theme)
-    status = str_arg("status", choices=[s.value for s in ProposalStatus])
+    status = str_arg("status", choices=STATUS_VALUES)
     if status:
         statement = statement.where(Proposal.status == status)
     query = str_arg("q")
     if query:
-        like = f"%{query}%"
-        statement = statement.where(
-            or_(
-                Proposal.title.ilike(like),
-                Proposal.summary.ilike(like),
-                Proposal.description.ilike(like),
-            )
-        )
-    items, meta, links = paginate(
-        statement.order_by(Proposal.created_at.desc(), Proposal.id.desc())
-    )
-    return json_response(
-        {"data": [out.proposal(p) for p in items], "meta": meta, "links": links},
-        latest(*(_proposal_changed(p) for p in items)),
+        statement = statement.where(Proposal.matching(query))
+    return _page(
+        statement.order_by(Proposal.created_at.desc(), Proposal.id.desc()),
+        lambda items: [out.proposal(p) for p in items],
+        _proposal_changed,
     )
 
 
@@ -322,7 +339,7 @@ def list_proposals(round_id: int) -> Response:
 )
 def show_proposal(proposal_id: int) -> Response:
     """Show a proposal of a published round."""
-    found = db.session.scalar(
+    found = _found(
         select(Proposal)
         .where(
             Proposal.id == proposal_id,
@@ -330,8 +347,6 @@ def show_proposal(proposal_id: int) -> Response:
         )
         .options(*_proposal_options())
     )
-    if found is None:
-        abort(404)
     return json_response(out.proposal(found), _proposal_changed(found))
 
 
@@ -428,14 +443,12 @@ def _programme_filters(statement: Any) -> Any:
 def list_programmes() -> Response:
     """List the active programmes, national first, then by region and name."""
     statement = _programme_filters(select(Programme).where(Programme.active.is_(True)))
-    items, meta, links = paginate(
+    return _page(
         statement.order_by(
             Programme.region_cut.is_not(None), Programme.region_cut, Programme.name, Programme.id
-        )
-    )
-    return json_response(
-        {"data": [out.programme(p) for p in items], "meta": meta, "links": links},
-        latest(*(p.updated_at for p in items)),
+        ),
+        lambda items: [out.programme(p) for p in items],
+        lambda p: p.updated_at,
     )
 
 
@@ -510,12 +523,7 @@ def list_projects() -> Response:
         .where(FundedProject.municipality_id.in_(_active_municipalities()))
         .options(*_project_options())
     )
-    municipality_id = int_arg("municipality")
-    if municipality_id is not None:
-        statement = statement.where(FundedProject.municipality_id == municipality_id)
-    region = str_arg("region", limit=2)
-    if region:
-        statement = statement.where(_in_region(FundedProject.municipality_id, region))
+    statement = _place_filters(statement, FundedProject.municipality_id)
     year = int_arg("year", low=1900, high=2200)
     if year is not None:
         statement = statement.where(FundedProject.year == year)
@@ -533,14 +541,16 @@ def list_projects() -> Response:
             FundedProject.round_id == round_id,
             FundedProject.round_id.in_(_public_rounds().with_only_columns(Round.id)),
         )
-    items, meta, links = paginate(
-        statement.order_by(FundedProject.year.desc(), FundedProject.title, FundedProject.id)
+    return _page(
+        statement.order_by(FundedProject.year.desc(), FundedProject.title, FundedProject.id),
+        _projects,
+        _project_changed,
     )
+
+
+def _projects(items: list[FundedProject]) -> list[Any]:
     rounds = _published_round_ids(items)
-    return json_response(
-        {"data": [out.project(p, rounds) for p in items], "meta": meta, "links": links},
-        latest(*(_project_changed(p) for p in items)),
-    )
+    return [out.project(p, rounds) for p in items]
 
 
 @operation(
@@ -551,7 +561,7 @@ def list_projects() -> Response:
 )
 def show_project(project_id: int) -> Response:
     """Show a funded project with its co-financing, milestones and photos."""
-    found = db.session.scalar(
+    found = _found(
         select(FundedProject)
         .where(
             FundedProject.id == project_id,
@@ -559,8 +569,6 @@ def show_project(project_id: int) -> Response:
         )
         .options(*_project_options())
     )
-    if found is None:
-        abort(404)
     return json_response(out.project(found, _published_round_ids([found])), _project_changed(found))
 
 
@@ -593,13 +601,7 @@ def show_project(project_id: int) -> Response:
 )
 def list_organizations() -> Response:
     """List verified organizations of active municipalities, searched like the directory."""
-    ids = _active_municipalities()
-    municipality_id = int_arg("municipality")
-    if municipality_id is not None:
-        ids = ids.where(Municipality.id == municipality_id)
-    region = str_arg("region", limit=2)
-    if region:
-        ids = ids.where(_in_region(Municipality.id, region))
+    ids = _place_filters(_active_municipalities(), Municipality.id)
     statement = directory_query(
         municipality_ids=db.session.scalars(ids).all(),
         q=str_arg("q"),
@@ -608,10 +610,8 @@ def list_organizations() -> Response:
         qualifier=str_arg("qualifier", choices=QUALIFIERS),
         comuna_cut=str_arg("comuna", limit=5),
     )
-    items, meta, links = paginate(statement)
-    return json_response(
-        {"data": [out.organization(o) for o in items], "meta": meta, "links": links},
-        latest(*(o.updated_at for o in items)),
+    return _page(
+        statement, lambda items: [out.organization(o) for o in items], lambda o: o.updated_at
     )
 
 
@@ -623,15 +623,13 @@ def list_organizations() -> Response:
 )
 def show_organization(organization_id: int) -> Response:
     """Show a verified organization of an active municipality."""
-    found = db.session.scalar(
+    found = _found(
         select(Organization).where(
             Organization.id == organization_id,
             Organization.status == "verified",
             Organization.municipality_id.in_(_active_municipalities()),
         )
     )
-    if found is None:
-        abort(404)
     return json_response(out.organization(found), found.updated_at)
 
 
@@ -680,12 +678,7 @@ def list_fairs() -> Response:
         .where(Fair.active.is_(True), Fair.municipality_id.in_(_active_municipalities()))
         .options(*_fair_options())
     )
-    municipality_id = int_arg("municipality")
-    if municipality_id is not None:
-        statement = statement.where(Fair.municipality_id == municipality_id)
-    region = str_arg("region", limit=2)
-    if region:
-        statement = statement.where(_in_region(Fair.municipality_id, region))
+    statement = _place_filters(statement, Fair.municipality_id)
     comuna = str_arg("comuna", limit=5)
     if comuna:
         statement = statement.where(
@@ -696,14 +689,10 @@ def list_fairs() -> Response:
     kind = str_arg("kind", choices=FAIR_KINDS)
     if kind:
         statement = statement.where(Fair.kind == kind)
-    items, meta, links = paginate(statement.order_by(Fair.name, Fair.id))
-    return json_response(
-        {
-            "data": [out.fair(f, next_dates(f, now, 3)) for f in items],
-            "meta": meta,
-            "links": links,
-        },
-        latest(*(_fair_changed(f, now) for f in items)),
+    return _page(
+        statement.order_by(Fair.name, Fair.id),
+        lambda items: [out.fair(f, next_dates(f, now, 3)) for f in items],
+        lambda f: _fair_changed(f, now),
     )
 
 
@@ -716,7 +705,7 @@ def list_fairs() -> Response:
 def show_fair(fair_id: int) -> Response:
     """Show an active fair and its next six dates."""
     now = utcnow()
-    found = db.session.scalar(
+    found = _found(
         select(Fair)
         .where(
             Fair.id == fair_id,
@@ -725,6 +714,4 @@ def show_fair(fair_id: int) -> Response:
         )
         .options(*_fair_options())
     )
-    if found is None:
-        abort(404)
     return json_response(out.fair(found, next_dates(found, now, 6)), _fair_changed(found, now))

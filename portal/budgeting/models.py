@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from portal.economy.models import Organization
 
 from portal.accounts.models import User
+from portal.ballot_methods import Method
 from portal.database import Base, TimestampMixin, UTCDateTime, utcnow
 from portal.geo.models import Municipality
 
@@ -51,15 +53,6 @@ DATED_PHASES = [
     Phase.IMPLEMENTATION,
     Phase.CLOSED,
 ]
-
-
-class Method(StrEnum):
-    """How residents vote (see portal.voting.ballots)."""
-
-    APPROVAL = "approval"
-    KNAPSACK = "knapsack"
-    CUMULATIVE = "cumulative"
-    RANKED = "ranked"
 
 
 class AllocationRule(StrEnum):
@@ -245,6 +238,12 @@ class Proposal(TimestampMixin, Base):
     def on_ballot(self) -> bool:
         """Tell whether the proposal is a project residents can vote for."""
         return self.status == ProposalStatus.FEASIBLE.value and self.final_cost is not None
+
+    @classmethod
+    def matching(cls, words: str) -> Any:
+        """Select the proposals whose title, summary or description contain some words."""
+        like = f"%{words}%"
+        return or_(cls.title.ilike(like), cls.summary.ilike(like), cls.description.ilike(like))
 
 
 class ProposalImage(Base):

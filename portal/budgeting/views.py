@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -200,14 +201,7 @@ def list_proposals(slug: str, round_id: int) -> str:
     if status in {s.value for s in ProposalStatus}:
         statement = statement.where(Proposal.status == status)
     if query:
-        like = f"%{query}%"
-        statement = statement.where(
-            or_(
-                Proposal.title.ilike(like),
-                Proposal.summary.ilike(like),
-                Proposal.description.ilike(like),
-            )
-        )
+        statement = statement.where(Proposal.matching(query))
     # the cards show each proposal's first image; their round is the one already loaded
     statement = statement.options(selectinload(Proposal.images), lazyload(Proposal.round))
     page = paginate(statement.order_by(Proposal.created_at.desc(), Proposal.id.desc()), per_page=20)
@@ -514,15 +508,22 @@ def edit_round(slug: str, round_id: int) -> str | Response:
 @municipal_staff_required
 def publish(slug: str, round_id: int) -> Response:
     """Publish a draft round."""
+    return _round_step(slug, round_id, publish_round, lambda: _("The round is published."))
+
+
+def _round_step(
+    slug: str, round_id: int, step: Callable[[Any, Round], Any], done: Callable[[], str]
+) -> Response:
+    """Confirm, take a step on a round, flash its outcome and go back to the round's page."""
     round_ = _staff_round(round_id)
     if ConfirmForm().validate_on_submit():
         try:
-            publish_round(db.session, round_)
+            step(db.session, round_)
         except RoundError as error:
             flash(round_error_text(error), "error")
         else:
             db.session.commit()
-            flash(_("The round is published."), "success")
+            flash(done(), "success")
     return redirect(url_for("budgeting.staff_round", slug=slug, round_id=round_.id))
 
 
@@ -530,16 +531,9 @@ def publish(slug: str, round_id: int) -> Response:
 @municipal_staff_required
 def advance(slug: str, round_id: int) -> Response:
     """Start the next phase now."""
-    round_ = _staff_round(round_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            advance_phase(db.session, round_)
-        except RoundError as error:
-            flash(round_error_text(error), "error")
-        else:
-            db.session.commit()
-            flash(_("The round has moved on to the next phase."), "success")
-    return redirect(url_for("budgeting.staff_round", slug=slug, round_id=round_.id))
+    return _round_step(
+        slug, round_id, advance_phase, lambda: _("The round has moved on to the next phase.")
+    )
 
 
 @bp.route("/gestion/<slug>/rondas/<int:round_id>/reglas", methods=["GET", "POST"])

@@ -574,28 +574,39 @@ ORGANIZATION_CSV = [
 ]
 
 
+def _csv(fieldnames: list[str], rows: Iterable[dict[str, Any]]) -> str:
+    """Write rows as CSV under a header; a key not among the columns is left out."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fieldnames, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _flat(data: dict[str, Any], nested: tuple[str, ...]) -> dict[str, Any]:
+    """Return a record's own columns: all but its nested values."""
+    return {k: v for k, v in data.items() if k not in nested}
+
+
+def _location_columns(location: dict[str, Any]) -> dict[str, Any]:
+    """Return a location's columns, its name as location_name."""
+    return {("location_name" if k == "name" else k): v for k, v in location.items()}
+
+
 def organizations_csv(orgs: Iterable[Organization]) -> str:
     """Write organizations as CSV, one row per organization and location."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=ORGANIZATION_CSV, extrasaction="ignore")
-    writer.writeheader()
-    for org in orgs:
-        data = organization_hsds(org)
-        flat = {
-            k: v
-            for k, v in data.items()
-            if k not in ("locations", "identifiers", "phones", "qualifiers")
-        }
-        flat["phone"] = org.phone or ""
-        flat["identifier_scheme"] = "CL-RUT" if org.rut else ""
-        flat["identifier"] = org.rut or ""
-        flat["qualifiers"] = "|".join(data["qualifiers"])
-        locations = data["locations"] or [{}]
-        for loc in locations:
-            writer.writerow(
-                {**flat, **{("location_name" if k == "name" else k): v for k, v in loc.items()}}
-            )
-    return out.getvalue()
+    return _csv(ORGANIZATION_CSV, (row for org in orgs for row in _organization_rows(org)))
+
+
+def _organization_rows(org: Organization) -> Iterator[dict[str, Any]]:
+    data = organization_hsds(org)
+    flat = _flat(data, ("locations", "identifiers", "phones", "qualifiers"))
+    flat["phone"] = org.phone or ""
+    flat["identifier_scheme"] = "CL-RUT" if org.rut else ""
+    flat["identifier"] = org.rut or ""
+    flat["qualifiers"] = "|".join(data["qualifiers"])
+    for loc in data["locations"] or [{}]:
+        yield {**flat, **_location_columns(loc)}
 
 
 def fair_hsds(fair: Fair, url: str | None = None) -> dict[str, Any]:
@@ -669,25 +680,20 @@ FAIR_CSV = [
 
 def fairs_csv(fairs: Iterable[Fair]) -> str:
     """Write fairs as CSV, one row per weekly schedule (one-off dates on each row)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=FAIR_CSV, extrasaction="ignore")
-    writer.writeheader()
-    for fair in fairs:
-        data = fair_hsds(fair)
-        flat = {
-            k: v
-            for k, v in data.items()
-            if k not in ("location", "schedules", "one_off_dates", "organizations")
-        }
-        flat["product_categories"] = "|".join(data["product_categories"])
-        flat["organizers"] = "|".join(o.rut or o.name for o in fair.organizers)
-        flat["one_off_dates"] = "|".join(
-            f"{o['date']} {o['opens_at']}-{o['closes_at']}" for o in data["one_off_dates"]
-        )
-        location = {("location_name" if k == "name" else k): v for k, v in data["location"].items()}
-        for schedule in data["schedules"] or [{}]:
-            row = {**flat, **location, **schedule}
-            if "except_dates" in schedule:
-                row["except_dates"] = "|".join(schedule["except_dates"])
-            writer.writerow(row)
-    return out.getvalue()
+    return _csv(FAIR_CSV, (row for fair in fairs for row in _fair_rows(fair)))
+
+
+def _fair_rows(fair: Fair) -> Iterator[dict[str, Any]]:
+    data = fair_hsds(fair)
+    flat = _flat(data, ("location", "schedules", "one_off_dates", "organizations"))
+    flat["product_categories"] = "|".join(data["product_categories"])
+    flat["organizers"] = "|".join(o.rut or o.name for o in fair.organizers)
+    flat["one_off_dates"] = "|".join(
+        f"{o['date']} {o['opens_at']}-{o['closes_at']}" for o in data["one_off_dates"]
+    )
+    location = _location_columns(data["location"])
+    for schedule in data["schedules"] or [{}]:
+        row = {**flat, **location, **schedule}
+        if "except_dates" in schedule:
+            row["except_dates"] = "|".join(schedule["except_dates"])
+        yield row

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any, TypeVar
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal.accounts.auth import admin_required
+from portal.accounts.auth import admin_required, region_viewer_required
 from portal.budgeting.forms import THEME_LABELS
 from portal.economy.schedule import local_today
 from portal.economy.services import comunas_of_region
-from portal.extensions import db, login_manager
+from portal.extensions import db
 from portal.geo.models import Comuna, Region
 from portal.i18n import money
 from portal.programmes import bp
@@ -40,26 +36,7 @@ from portal.programmes.services import (
 )
 from portal.voting.charts import Bar, bar_chart
 
-F = TypeVar("F", bound=Callable[..., Any])
 MAP_POINTS_LIMIT = 500
-
-
-def region_viewer_required(view: F) -> F:
-    """Open a view taking `region` (a CUT) to that region's staff and to admins; sets g.region."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        region = db.session.get(Region, kwargs.get("region", ""))
-        if region is None:
-            abort(404)
-        if region.cut not in current_user.region_cuts() and not current_user.is_admin:
-            abort(403)
-        g.region = region
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
 
 
 def _map_settings() -> dict[str, str]:

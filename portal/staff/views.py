@@ -10,8 +10,8 @@ from werkzeug.wrappers import Response
 
 from portal.accounts.auth import municipal_staff_required, regional_staff_required
 from portal.accounts.forms import ConfirmForm
-from portal.accounts.models import Invitation, Membership, Role
-from portal.accounts.services import create_invitation, revoke_invitation
+from portal.accounts.models import Invitation, Role
+from portal.accounts.services import create_invitation, municipal_team, revoke_invitation
 from portal.admin.forms import StaffInvitationForm
 from portal.admin.views import send_invitation
 from portal.audit.services import entries_for_municipality, entries_for_region
@@ -46,16 +46,7 @@ def team(slug: str) -> str | Response:
         send_invitation(invitation, token)
         flash(_("The invitation has been sent to %(email)s.", email=invitation.email), "success")
         return redirect(url_for("staff.team", slug=slug))
-    staff = db.session.scalars(
-        select(Membership).where(Membership.municipality_id == municipality.id)
-    ).all()
-    invitations = [
-        i
-        for i in db.session.scalars(
-            select(Invitation).where(Invitation.municipality_id == municipality.id)
-        )
-        if i.pending
-    ]
+    staff, invitations = municipal_team(db.session, municipality.id)
     return render_template(
         "staff/team.html",
         municipality=municipality,

@@ -10,16 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-
-class Method(StrEnum):
-    """How a voter expresses preferences."""
-
-    APPROVAL = "approval"  # pick between min and max projects
-    KNAPSACK = "knapsack"  # pick projects whose total cost fits the list's budget
-    CUMULATIVE = "cumulative"  # spread up to N points, at most `cap` on one project
-    RANKED = "ranked"  # order up to k projects
+from portal.ballot_methods import Method
 
 
 @dataclass(frozen=True)

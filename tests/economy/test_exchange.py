@@ -7,7 +7,6 @@ import io
 import json
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from portal.economy.models import Fair, Organization
@@ -31,16 +30,6 @@ def rut(body: str) -> str:
     from stdnum.cl import rut as cl_rut
 
     return cl_rut.format(body + cl_rut.calc_check_digit(body))
-
-
-@pytest.fixture
-def valpo(factory: Any) -> Any:
-    return factory.municipality("05101")
-
-
-@pytest.fixture
-def staff(factory: Any, valpo: Any) -> Any:
-    return factory.user("fomento@valparaiso.cl", role="municipal_staff", municipality=valpo)
 
 
 def upload(client: Any, path: str, text: str) -> Any:

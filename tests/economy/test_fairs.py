@@ -20,16 +20,6 @@ from tests.economy.helpers import make_fair, make_organization
 ALL_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
-@pytest.fixture
-def valpo(factory: Any) -> Any:
-    return factory.municipality("05101")
-
-
-@pytest.fixture
-def staff(factory: Any, valpo: Any) -> Any:
-    return factory.user("fomento@valparaiso.cl", role="municipal_staff", municipality=valpo)
-
-
 def always_open(db: Any, municipality: Any, name: str, **kw: Any) -> Any:
     """A fair open all day every day (00:00 to 00:00 next day): 'today' whatever the clock says."""
     return make_fair(

@@ -13,16 +13,6 @@ from tests.conftest import PASSWORD, login, post_form
 from tests.economy.helpers import make_fair, make_organization
 
 
-@pytest.fixture
-def valpo(factory: Any) -> Any:
-    return factory.municipality("05101")
-
-
-@pytest.fixture
-def staff(factory: Any, valpo: Any) -> Any:
-    return factory.user("fomento@valparaiso.cl", role="municipal_staff", municipality=valpo)
-
-
 def registration(**overrides: Any) -> dict[str, Any]:
     data = {
         "name": "Cooperativa de Pescadores Artesanales Caleta Portales",

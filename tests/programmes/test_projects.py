@@ -19,16 +19,6 @@ from tests.economy.helpers import make_organization
 from tests.programmes.helpers import make_programme, make_project
 
 
-@pytest.fixture
-def valpo(factory: Any) -> Any:
-    return factory.municipality("05101")
-
-
-@pytest.fixture
-def staff(factory: Any, valpo: Any) -> Any:
-    return factory.user("fomento@valparaiso.cl", role="municipal_staff", municipality=valpo)
-
-
 def project_data(**changes: Any) -> dict[str, Any]:
     data = {
         "title": "Mejoramiento del Mercado Cardonal",

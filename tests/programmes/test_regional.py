@@ -119,9 +119,14 @@ def test_filters_totals_chart_map_and_lateness(client: Any, db: Any, world: dict
         assert client.get(f"/region/05/proyectos/?{query}").status_code == 200
 
 
-def test_duplicates_same_organization_two_programmes_overlapping(
-    db: Any, world: dict[str, Any]
-) -> None:
+def _one_organization_two_programmes(
+    db: Any,
+    world: dict[str, Any],
+    first_dates: tuple[date, date],
+    second_dates: tuple[date, date],
+    **second: Any,
+) -> tuple[Any, Any, Any]:
+    """Return an organization, its project funded by FNDR and its project funded by CORFO."""
     org = make_organization(db, world["valpo"], name="Cooperativa Caleta Portales")
     first = make_project(
         db,
@@ -129,15 +134,28 @@ def test_duplicates_same_organization_two_programmes_overlapping(
         title="Sala de proceso",
         organization=org,
         programmes=[(world["fndr"], 1_000)],
-        funding_dates=(date(2026, 1, 1), date(2026, 12, 31)),
+        funding_dates=first_dates,
     )
-    second = make_project(
+    other = make_project(
         db,
         world["valpo"],
         title="Cámara de frío",
         organization=org,
         programmes=[(world["corfo"], 1_000)],
-        funding_dates=(date(2026, 6, 1), date(2027, 5, 31)),
+        funding_dates=second_dates,
+        **second,
+    )
+    return org, first, other
+
+
+def test_duplicates_same_organization_two_programmes_overlapping(
+    db: Any, world: dict[str, Any]
+) -> None:
+    _, first, second = _one_organization_two_programmes(
+        db,
+        world,
+        (date(2026, 1, 1), date(2026, 12, 31)),
+        (date(2026, 6, 1), date(2027, 5, 31)),
     )
     warnings = duplicate_warnings([first, second])
     assert [(w.kind, w.first, w.second) for w in warnings] == [("organization", first, second)]
@@ -147,23 +165,12 @@ def test_duplicates_same_organization_two_programmes_overlapping(
 def test_no_duplicate_when_periods_do_not_overlap_or_one_programme_or_cancelled(
     db: Any, world: dict[str, Any]
 ) -> None:
-    org = make_organization(db, world["valpo"], name="Cooperativa Caleta Portales")
-    first = make_project(
+    org, first, later = _one_organization_two_programmes(
         db,
-        world["valpo"],
-        title="Sala de proceso",
-        organization=org,
-        programmes=[(world["fndr"], 1_000)],
-        funding_dates=(date(2025, 1, 1), date(2025, 12, 31)),
-    )
-    later = make_project(
-        db,
-        world["valpo"],
-        title="Cámara de frío",
-        organization=org,
+        world,
+        (date(2025, 1, 1), date(2025, 12, 31)),
+        (date(2026, 1, 1), date(2026, 12, 31)),
         year=2026,
-        programmes=[(world["corfo"], 1_000)],
-        funding_dates=(date(2026, 1, 1), date(2026, 12, 31)),
     )
     same_programme = make_project(
         db,
