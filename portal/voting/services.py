@@ -455,14 +455,18 @@ class _CastStatements:
 def _cast_statements() -> _CastStatements:
     """Build the statements of a ballot once, on the tables (every ballot runs them)."""
     participations = Participation.__table__
-    return _CastStatements(
-        touch_participation=participations.update()
+    # The participation's update: its row lock, and what it held (none for a first ballot).
+    touch = (
+        participations.update()
         .where(
             participations.c.round_id == bindparam("p_round_id"),
             participations.c.voter_hash == bindparam("p_voter_hash"),
         )
         .values(voted_at=bindparam("p_voted_at", type_=participations.c.voted_at.type))
-        .returning(participations.c.id, participations.c.ballot_id, participations.c.channel),
+        .returning(participations.c.id, participations.c.ballot_id, participations.c.channel)
+    )
+    return _CastStatements(
+        touch_participation=touch,
         insert_ballot=Ballot.__table__.insert(),
         insert_choices=BallotChoice.__table__.insert(),
         insert_participation=participations.insert(),
@@ -474,26 +478,15 @@ def _cast_statements() -> _CastStatements:
             site_id=bindparam("p_site_id", type_=participations.c.site_id.type),
         ),
         first_ballot_pg=_first_ballot_statement(),
-        touch_and_lock_pg=_touch_and_lock_statement(),
+        touch_and_lock_pg=_touch_and_lock_statement(touch),
     )
 
 
-def _touch_and_lock_statement() -> Any:
+def _touch_and_lock_statement(touch: Any) -> Any:
     """On PostgreSQL, the first two steps of a ballot in one round trip: the participation's
-    update (its row lock; returning what it held) as a data-modifying CTE of the round's
-    `FOR KEY SHARE` read (see `lock_round`). A voter with no participation yet gets the round
-    with NULLs."""
-    participations = Participation.__table__
-    touched = (
-        participations.update()
-        .where(
-            participations.c.round_id == bindparam("p_round_id"),
-            participations.c.voter_hash == bindparam("p_voter_hash"),
-        )
-        .values(voted_at=bindparam("p_voted_at", type_=participations.c.voted_at.type))
-        .returning(participations.c.id, participations.c.ballot_id, participations.c.channel)
-        .cte("touched")
-    )
+    update ``touch`` as a data-modifying CTE of the round's `FOR KEY SHARE` read (see
+    `lock_round`). A voter with no participation yet gets the round with NULLs."""
+    touched = touch.cte("touched")
     return (
         select(Round, touched.c.id, touched.c.ballot_id, touched.c.channel)
         .outerjoin(touched, true())
