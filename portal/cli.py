@@ -1,8 +1,8 @@
 """The `portal` console script: Flask's CLI over create_app, plus `portal pb`.
 
 `portal pb …` is dispatched before Flask is imported: Flask's CLI loads every installed
-extension's commands (Flask-Limiter, Flask-Migrate…) before it runs any, which cost about
-0.3 s at every start, three times what checking a 10,000-voter file costs.
+extension's commands (Flask-Limiter's, for one) before it runs any, which cost 0.2-0.3 s at
+every start, more than checking a 10,000-voter file.
 """
 
 from __future__ import annotations

@@ -503,16 +503,17 @@ def _first_ballot_statement() -> Any:
     insert. Foreign keys are checked at the end of the statement, when the ballot exists; a
     concurrent first ballot of the same voter still fails the whole statement on the unique
     constraint. The choices come as three arrays of equal length, so the statement's text does
-    not depend on how many projects the ballot has."""
+    not depend on how many projects the ballot has. Its parameters are prefixed `f_`: a
+    parameter named like a column left out of `.values()` would not compile."""
     ballots = Ballot.__table__
     choices = BallotChoice.__table__
     participations = Participation.__table__
-    ballot_id = bindparam("id", type_=ballots.c.id.type)
-    channel = bindparam("channel", type_=ballots.c.channel.type)
-    moment = bindparam("moment", type_=ballots.c.cast_at.type)
-    district = bindparam("district_id", type_=ballots.c.district_id.type)
-    age_band = bindparam("age_band", type_=ballots.c.age_band.type)
-    round_id = bindparam("round_id", type_=ballots.c.round_id.type)
+    ballot_id = bindparam("f_id", type_=ballots.c.id.type)
+    channel = bindparam("f_channel", type_=ballots.c.channel.type)
+    moment = bindparam("f_moment", type_=ballots.c.cast_at.type)
+    district = bindparam("f_district_id", type_=ballots.c.district_id.type)
+    age_band = bindparam("f_age_band", type_=ballots.c.age_band.type)
+    round_id = bindparam("f_round_id", type_=ballots.c.round_id.type)
     ballot = (
         ballots.insert()
         .values(
@@ -520,7 +521,7 @@ def _first_ballot_statement() -> Any:
             round_id=round_id,
             district_id=district,
             channel=channel,
-            receipt_code=bindparam("receipt_code", type_=ballots.c.receipt_code.type),
+            receipt_code=bindparam("f_receipt_code", type_=ballots.c.receipt_code.type),
             cast_at=moment,
             age_band=age_band,
         )
@@ -528,9 +529,9 @@ def _first_ballot_statement() -> Any:
     )
     picked = select(
         ballot_id,
-        func.unnest(cast(bindparam("proposal_ids"), ARRAY(Integer))),
-        func.unnest(cast(bindparam("points"), ARRAY(Integer))),
-        func.unnest(cast(bindparam("ranks"), ARRAY(Integer))),
+        func.unnest(cast(bindparam("f_proposal_ids"), ARRAY(Integer))),
+        func.unnest(cast(bindparam("f_points"), ARRAY(Integer))),
+        func.unnest(cast(bindparam("f_ranks"), ARRAY(Integer))),
     )
     chosen = (
         choices.insert()
@@ -540,15 +541,15 @@ def _first_ballot_statement() -> Any:
     return (
         participations.insert()
         .values(
-            id=bindparam("participation_id", type_=participations.c.id.type),
+            id=bindparam("f_participation_id", type_=participations.c.id.type),
             round_id=round_id,
-            voter_hash=bindparam("voter_hash", type_=participations.c.voter_hash.type),
+            voter_hash=bindparam("f_voter_hash", type_=participations.c.voter_hash.type),
             channel=channel,
             voted_at=moment,
             ballot_id=ballot_id,
-            self_declared=bindparam("self_declared", type_=participations.c.self_declared.type),
+            self_declared=bindparam("f_self_declared", type_=participations.c.self_declared.type),
             age_band=age_band,
-            site_id=bindparam("site_id", type_=participations.c.site_id.type),
+            site_id=bindparam("f_site_id", type_=participations.c.site_id.type),
         )
         .add_cte(ballot, chosen)
     )
@@ -603,20 +604,20 @@ def _cast_once(
         session.execute(
             statements.first_ballot_pg,
             {
-                "id": ballot_id,
-                "round_id": round_id,
-                "district_id": voter.district_id,
-                "channel": channel,
-                "receipt_code": receipt,
-                "moment": moment,
-                "age_band": voter.age_band,
-                "proposal_ids": [row["proposal_id"] for row in rows],
-                "points": [row["points"] for row in rows],
-                "ranks": [row["rank"] for row in rows],
-                "participation_id": random_id(),
-                "voter_hash": voter.voter_hash,
-                "self_declared": voter.self_declared,
-                "site_id": site_id,
+                "f_id": ballot_id,
+                "f_round_id": round_id,
+                "f_district_id": voter.district_id,
+                "f_channel": channel,
+                "f_receipt_code": receipt,
+                "f_moment": moment,
+                "f_age_band": voter.age_band,
+                "f_proposal_ids": [row["proposal_id"] for row in rows],
+                "f_points": [row["points"] for row in rows],
+                "f_ranks": [row["rank"] for row in rows],
+                "f_participation_id": random_id(),
+                "f_voter_hash": voter.voter_hash,
+                "f_self_declared": voter.self_declared,
+                "f_site_id": site_id,
             },
         )
         return Cast(receipt, replaced)
