@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, Select, bindparam, cast, delete, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from portal.audit.services import record
 from portal.budgeting.models import (
@@ -483,16 +483,27 @@ def _cast_statements() -> _CastStatements:
 
 
 def _touch_and_lock_statement(touch: Any) -> Any:
-    """On PostgreSQL, the first two steps of a ballot in one round trip: the participation's
-    update ``touch`` as a data-modifying CTE of the round's `FOR KEY SHARE` read (see
-    `lock_round`). A voter with no participation yet gets the round with NULLs."""
-    touched = touch.cte("touched")
-    return (
-        select(Round, touched.c.id, touched.c.ballot_id, touched.c.channel)
-        .outerjoin(touched, true())
+    """On PostgreSQL, the first two steps of a ballot in one round trip: the round's
+    `FOR KEY SHARE` read (see `lock_round`) and the participation's update ``touch``, both as
+    CTEs. The update waits for the round's lock, since its condition reads the locked round: a
+    count holds the round and then rewrites every participation of it, so a ballot that locked
+    its participation first and then waited for the round would deadlock with it. A voter with
+    no participation yet gets the round with NULLs."""
+    participations = Participation.__table__
+    locked = (
+        select(Round)
         .where(Round.id == bindparam("p_round_id"))
-        .options(lazyload(Round.municipality))
-        .with_for_update(of=Round, read=True, key_share=True)
+        .with_for_update(read=True, key_share=True)
+        .cte("locked_round")
+    )
+    touched = touch.where(participations.c.round_id == select(locked.c.id).scalar_subquery()).cte(
+        "touched"
+    )
+    round_ = aliased(Round, locked)
+    return (
+        select(round_, touched.c.id, touched.c.ballot_id, touched.c.channel)
+        .outerjoin(touched, true())
+        .options(lazyload(round_.municipality))
         .execution_options(populate_existing=True)
     )
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from portal.budgeting.models import Ballot, Participation
+from portal.budgeting.models import Ballot, BallotChoice, Participation
 from tests.conftest import csrf_token
 
 
@@ -126,6 +126,63 @@ def test_counting_is_atomic_with_ballots_in_flight(voting_round: Any, app: Any, 
     assert result is not None, "the count never ran"
     assert ballots == participations == counted
     assert result.voters == counted  # no confirmed ballot escaped the count
+
+
+def test_a_changed_ballot_waiting_for_a_count_does_not_deadlock_it(
+    voting_round: Any, app: Any, db: Any
+) -> None:
+    """A count locks the round, then rewrites every participation (seal_ballots). A voter who
+    changes their ballot meanwhile must wait for the round before locking their participation:
+    the other way round the two wait for each other, and PostgreSQL aborts the count once it
+    has waited longer than deadlock_timeout (1 s). SQLite's single writer cannot interleave."""
+    import time
+
+    from portal.budgeting.models import Round
+    from portal.voting.ballots import Section
+    from portal.voting.services import Voter, cast_ballot, lock_round
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    vr = voting_round(method="approval", min_selections=1, max_selections=1, districts=False)
+    round_id = vr.round.id
+    first, second = (p.id for p in list(vr.projects.values())[:2])
+    voter = Voter(round_id, "hash-changes-her-mind", None, "30-44")
+    cast_ballot(db.session, db.session.get(Round, round_id), voter, {"comuna": Section({first: 1})})
+    db.session.remove()
+    changed: list[str] = []
+
+    def change() -> None:
+        with app.app_context():
+            from portal.extensions import db as database
+
+            r = database.session.get(Round, round_id)
+            database.session.rollback()
+            cast = cast_ballot(database.session, r, voter, {"comuna": Section({second: 1})})
+            changed.append(cast.replaced or "")
+            database.session.remove()
+
+    with app.app_context():
+        from portal.extensions import db as database
+
+        counting = database.session
+        lock_round(counting, round_id)  # FOR UPDATE, as compute_results takes it
+        ballot = threading.Thread(target=change)
+        ballot.start()
+        time.sleep(1.5)  # the ballot is waiting, past its own deadlock check
+        # what seal_ballots does to the voter's participation
+        counting.execute(
+            Participation.__table__.update()
+            .where(Participation.round_id == round_id)
+            .values(voted_at=None)
+        )
+        counting.commit()
+        counting.remove()
+    ballot.join(timeout=30)
+    assert changed == ["online"]
+    db.session.expire_all()
+    chosen = db.session.scalars(select(BallotChoice.proposal_id)).all()
+    assert chosen == [second]
+    assert db.session.scalar(select(func.count()).select_from(Participation)) == 1
 
 
 @pytest.mark.parametrize(
