@@ -69,7 +69,10 @@ def test_skip_link_is_the_first_thing_the_keyboard_reaches(desktop: Any, live_ur
     focused = desktop.evaluate("document.activeElement.textContent.trim()")
     assert focused == "Saltar al contenido"
     desktop.keyboard.press("Enter")
+    # a same-document navigation: wait for it (on a loaded machine it lands after press returns)
+    desktop.wait_for_function("() => location.hash === '#main'", timeout=5000)
     assert desktop.url.endswith("#main")
+    assert desktop.evaluate("document.activeElement.id") == "main"
 
 
 def test_admin_creates_a_municipality_and_invites_staff(
