@@ -26,6 +26,9 @@ def round_error_text(error: RoundError) -> str:
         ),
         "not-published": lambda: _("Publish the round first."),
         "already-closed": lambda: _("The round is already closed."),
+        "phase-moved": lambda: _(
+            "Nothing changed: the round had already moved on. Check its phase and next step below before trying again."
+        ),
         "min-over-max": lambda: _("The fewest projects cannot be more than the most projects."),
         "points-required": lambda: _(
             "Give the points each voter spreads and the most points on one project."

@@ -171,15 +171,28 @@ def publish_round(session: Session, round_: Round) -> None:
     record(session, "round.publish", "round", round_.id, **_scope(round_))
 
 
-def advance_phase(session: Session, round_: Round, now: datetime | None = None) -> Phase:
-    """Start the next phase now (staff moving a round on early)."""
+def advance_phase(
+    session: Session, round_: Round, now: datetime | None = None, *, expected: str | None = None
+) -> Phase:
+    """Start the next phase now (staff moving a round on early).
+
+    `expected` is the phase the staff member's page offered to start. A second click, or a page
+    loaded before the round moved on by its own dates, would otherwise start the phase after
+    it (closing voting early, with no way back): the round is read again under its lock and the
+    change is refused unless the next phase is still that one.
+    """
     now = now or utcnow()
+    # FOR NO KEY UPDATE: two clicks wait for each other; ballots (FOR KEY SHARE) do not wait.
+    session.execute(select(Round.id).where(Round.id == round_.id).with_for_update(key_share=True))
+    session.refresh(round_)
     if round_.published_at is None:
         raise RoundError("not-published")
     step = next_step(round_, now)
     if step is None:
         raise RoundError("already-closed")
     phase, start = step
+    if expected is not None and phase.value != expected:
+        raise RoundError("phase-moved")
     previous = current_phase(round_, now)
     setattr(round_, f"{phase.value}_start", now)
     record(

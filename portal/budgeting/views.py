@@ -531,8 +531,12 @@ def _round_step(
 @municipal_staff_required
 def advance(slug: str, round_id: int) -> Response:
     """Start the next phase now."""
+    expected = request.args.get("fase", "")  # the phase the page offered to start
     return _round_step(
-        slug, round_id, advance_phase, lambda: _("The round has moved on to the next phase.")
+        slug,
+        round_id,
+        lambda session, round_: advance_phase(session, round_, expected=expected),
+        lambda: _("The round has moved on to the next phase."),
     )
 
 

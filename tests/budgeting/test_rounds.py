@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -120,16 +122,50 @@ def test_public_round_page_says_where_it_stands_and_what_comes_next(
     assert round_.title in client.get("/valparaiso/").get_data(as_text=True)
 
 
+def _advance_url(staff: Any, round_id: int) -> str:
+    """The action of the staff page's "start the next phase now" button, as the page gives it."""
+    page = staff.get(f"/gestion/valparaiso/rondas/{round_id}").get_data(as_text=True)
+    found = re.search(r'action="([^"]*/avanzar[^"]*)"', page)
+    assert found, "no button to start the next phase"
+    return html.unescape(found.group(1))
+
+
 def test_staff_move_the_round_on_early_and_it_is_audited(staff: Any, factory: Any, db: Any) -> None:
     round_ = factory.round(staff.municipality, phase="proposals")
-    response = post_form(
-        staff, f"/gestion/valparaiso/rondas/{round_.id}/avanzar", {}, follow_redirects=True
-    )
+    url = _advance_url(staff, round_.id)
+    assert url.endswith("?fase=review")
+    response = post_form(staff, url, {}, follow_redirects=True)
     assert "La ronda pasó a la siguiente etapa." in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Round, round_.id).review_start <= utcnow()
     entry = db.session.query(AuditEntry).filter_by(action="round.advance").one()
     assert entry.before["phase"] == "proposals"
+
+
+def test_a_second_click_or_a_stale_page_does_not_start_the_phase_after(
+    staff: Any, factory: Any, db: Any
+) -> None:
+    """The button names the phase it starts: clicked twice during voting, it closes voting once
+    and does not go on to implementation; a page left open across a phase change does nothing."""
+    round_ = factory.round(staff.municipality, phase="voting")
+    url = _advance_url(staff, round_.id)
+    assert url.endswith("?fase=results")
+    first = post_form(staff, url, {}, follow_redirects=True)
+    assert "La ronda pasó a la siguiente etapa." in first.get_data(as_text=True)
+    db.session.expire_all()
+    results_start = db.session.get(Round, round_.id).results_start
+    second = post_form(staff, url, {}, follow_redirects=True)
+    assert "Nada cambió: la ronda ya había avanzado." in second.get_data(as_text=True)
+    db.session.expire_all()
+    moved = db.session.get(Round, round_.id)
+    assert moved.results_start == results_start
+    assert moved.implementation_start > utcnow()  # still in the future: counting goes on
+    assert db.session.query(AuditEntry).filter_by(action="round.advance").count() == 1
+    # a request without the phase (an old page) changes nothing either
+    bare = post_form(staff, f"/gestion/valparaiso/rondas/{round_.id}/avanzar", {})
+    assert bare.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Round, round_.id).implementation_start > utcnow()
 
 
 def rules_form(**overrides: Any) -> dict[str, Any]:
