@@ -200,8 +200,10 @@ def replace_census(
 ) -> int:
     """Replace a round's census with clean rows in one transaction (the caller commits)."""
     # Two uploads at once must not mix: the second waits for the first to commit (PostgreSQL;
-    # SQLite's single writer does the same) and then deletes what the first inserted.
-    session.execute(select(Round.id).where(Round.id == round_.id).with_for_update())
+    # SQLite's single writer does the same) and then deletes what the first inserted. FOR NO KEY
+    # UPDATE, not FOR UPDATE: a count still waits for it, but ballots (FOR KEY SHARE) go on while
+    # a large census is stored (300,000 rows take about 30 s).
+    session.execute(select(Round.id).where(Round.id == round_.id).with_for_update(key_share=True))
     before = session.scalar(
         select(func.count()).select_from(CensusEntry).where(CensusEntry.round_id == round_.id)
     )

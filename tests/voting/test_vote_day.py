@@ -185,6 +185,52 @@ def test_a_changed_ballot_waiting_for_a_count_does_not_deadlock_it(
     assert db.session.scalar(select(func.count()).select_from(Participation)) == 1
 
 
+def test_ballots_go_on_while_a_census_upload_is_being_stored(
+    voting_round: Any, app: Any, db: Any
+) -> None:
+    """Storing a large census takes seconds (300,000 rows: about 30 s on PostgreSQL); its round
+    lock keeps a second upload and a count waiting, but must not hold up the ballots."""
+    from portal.budgeting.census import CensusRow, replace_census
+    from portal.budgeting.models import Round
+    from portal.voting.ballots import Section
+    from portal.voting.services import Voter, cast_ballot
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's single writer serializes every write")
+    vr = voting_round(method="approval", min_selections=1, max_selections=1, districts=False)
+    round_id = vr.round.id
+    project = next(iter(vr.projects.values())).id
+    db.session.remove()
+    done = threading.Event()
+
+    def vote() -> None:
+        with app.app_context():
+            from portal.extensions import db as database
+
+            r = database.session.get(Round, round_id)
+            database.session.rollback()
+            voter = Voter(round_id, "hash-votes-during-upload", None, "30-44")
+            cast_ballot(database.session, r, voter, {"comuna": Section({project: 1})})
+            database.session.remove()
+            done.set()
+
+    with app.app_context():
+        from portal.extensions import db as database
+
+        uploading = database.session
+        row = CensusRow("0" * 64, None, None, None)
+        replace_census(uploading, uploading.get(Round, round_id), [row])  # not committed yet
+        ballot = threading.Thread(target=vote)
+        ballot.start()
+        went_through = done.wait(timeout=10)
+        uploading.rollback()
+        uploading.remove()
+    ballot.join(timeout=30)
+    assert went_through, "the ballot waited for the census upload"
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Participation)) == 1
+
+
 @pytest.mark.parametrize(
     ("lang", "text"), [("es_CL", "Servicio no disponible"), ("en", "Service unavailable")]
 )
