@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.wrappers import Response
 
 from portal.accounts.auth import municipal_staff_required
@@ -741,6 +741,15 @@ def import_paper(slug: str, round_id: int) -> str | Response:
                     db.session.rollback()
                     refused = error if isinstance(error, VoteRefused) else VoteRefused("busy")
                     problems = [refusal_text(refused)]
+                except OperationalError:
+                    # The database busy (SQLite's writer lock held past its timeout, a
+                    # PostgreSQL deadlock or timeout): nothing is written either.
+                    db.session.rollback()
+                    problems = [
+                        _(
+                            "The database was busy: nothing from this file was written. Send it again."
+                        )
+                    ]
                 else:
                     flash(
                         _("%(n)d paper ballots imported.", n=count),

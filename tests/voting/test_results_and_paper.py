@@ -387,6 +387,47 @@ def test_a_paper_file_that_is_not_csv_gets_a_message(
         )
 
 
+def test_a_busy_database_during_a_paper_import_is_a_message_not_an_error(
+    voting_round: Any, app: Any, factory: Any, db: Any, monkeypatch: Any
+) -> None:
+    """SQLite's writer lock held past its timeout, or a PostgreSQL deadlock between two files:
+    the staff member is told to send the file again, and nothing of it is written."""
+    from sqlalchemy.exc import OperationalError
+
+    import portal.voting.paper as paper
+    import portal.voting.views as views
+
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    staff = staff_client(app, factory, vr.municipality)
+    a = vr.projects["Techado feria Cerro Alegre"].id
+    written = paper.import_paper_ballots
+
+    def busy_after_one(session: Any, round_: Any, lines: Any, site_id: Any) -> int:
+        written(session, round_, lines[:1], site_id)  # one ballot in, then the database gives up
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(views, "import_paper_ballots", busy_after_one)
+    url = f"{vr.staff_base}/papeletas/importar"
+    response = staff.post(
+        url,
+        data={
+            "csrf_token": csrf_token(staff, url),
+            "file": (
+                io.BytesIO(
+                    f"rut;proyectos\n{vr.residents[2].rut};{a}\n{vr.residents[4].rut};{a}\n".encode()
+                ),
+                "papeletas.csv",
+            ),
+            "site": "",
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    assert "no se guardó nada de este archivo" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+
+
 def test_a_paper_token_of_another_round_is_refused(
     voting_round: Any, app: Any, factory: Any, db: Any
 ) -> None:
