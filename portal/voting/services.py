@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, bindparam, cast, delete, func, select, true, update
+from sqlalchemy import Integer, Select, bindparam, cast, delete, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased, lazyload
@@ -423,9 +423,17 @@ def lock_round(session: Session, round_id: int, *, for_ballot: bool = False) -> 
     Counting the votes takes `FOR UPDATE`; a ballot takes `FOR KEY SHARE`, which lets ballots go
     on together but waits for a count in progress, and which the count waits for in turn. So a
     ballot either commits before the count reads the ballots, and is counted, or sees the count
-    and is refused. SQLite renders no lock: its single writer serializes them the same way.
+    and is refused. SQLite renders no lock: its single writer serializes them the same way, once
+    the transaction has written. A ballot's first statement is a write already; for the others
+    (counting, publishing) a write that changes nothing takes the writer lock before the round
+    is read, so that two clicks on "publish" cannot both read it unpublished.
     """
+    if not for_ballot and session.get_bind().dialect.name == "sqlite":
+        session.execute(_TAKE_WRITER_LOCK, {"round_id": round_id})
     return session.scalars(_lock_round_statement(for_ballot), {"round_id": round_id}).one()
+
+
+_TAKE_WRITER_LOCK = text("UPDATE rounds SET id = id WHERE id = :round_id")
 
 
 @cache

@@ -305,6 +305,61 @@ def test_publishing_is_refused_twice_and_ballots_stop(
     assert "ya están publicados" in staff.get(again.headers["Location"]).get_data(as_text=True)
 
 
+def test_two_clicks_on_publish_at_once_publish_once(
+    voting_round: Any, app: Any, factory: Any, db: Any, monkeypatch: Any
+) -> None:
+    """Both requests read the round before either writes (made certain by a pause before the
+    sealing): the second must wait for the first and then see the round published."""
+    import threading
+    import time
+
+    import portal.voting.services as services
+    from portal.audit.models import AuditEntry
+    from portal.budgeting.models import Round
+
+    vr = voting_round()
+    cast_many(app, vr, [(0, ["Taller de oficios"])])
+    close_voting(db, vr.round)
+    round_id = vr.round.id
+    services.compute_results(db.session, db.session.get(Round, round_id))
+    db.session.commit()
+    db.session.remove()
+    sealing = services.seal_ballots
+
+    def slow_seal(session: Any, round_: Any) -> None:
+        time.sleep(0.4)
+        sealing(session, round_)
+
+    monkeypatch.setattr(services, "seal_ballots", slow_seal)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def publish() -> None:
+        with app.app_context():
+            from portal.extensions import db as database
+
+            r = database.session.get(Round, round_id)
+            barrier.wait()
+            try:
+                services.publish_results(database.session, r)
+                database.session.commit()
+                outcomes.append("published")
+            except services.VoteRefused as refused:
+                database.session.rollback()
+                outcomes.append(refused.code)
+            database.session.remove()
+
+    threads = [threading.Thread(target=publish) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["already-published", "published"]
+    db.session.expire_all()
+    entries = db.session.query(AuditEntry).filter_by(action="round.publish_results").count()
+    assert entries == 1
+
+
 @pytest.mark.parametrize("who", ["anonymous", "resident", "other-staff", "regional"])
 def test_staff_voting_pages_refuse_others(
     voting_round: Any, app: Any, factory: Any, who: str
