@@ -378,7 +378,9 @@ def withdraw_proposal(
     session: Session, proposal: Proposal, reason: str, *, by_staff: bool = True
 ) -> None:
     """Withdraw a proposal (its author before review, or staff before voting)."""
-    if has_ballots(session, proposal.round):
+    phase = current_phase(proposal.round)
+    voting_or_later = phase not in (Phase.DRAFT, Phase.PROPOSALS, Phase.REVIEW)
+    if voting_or_later or has_ballots(session, proposal.round):
         raise RoundError("ballot-fixed")
     before = {"status": proposal.status}
     proposal.status = ProposalStatus.WITHDRAWN.value

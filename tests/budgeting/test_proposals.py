@@ -313,6 +313,35 @@ def test_the_ballot_is_fixed_once_a_vote_exists(
     assert db.session.get(Proposal, proposal.id).status == "feasible"
 
 
+def test_the_ballot_is_fixed_once_voting_opens_even_before_the_first_vote(
+    desk: Any, open_round: Any, factory: Any, db: Any
+) -> None:
+    """A project withdrawn after voting opened could still be on a ballot being filled in (or
+    cast the same instant): from the voting phase on it stays, ballots or not."""
+    from datetime import timedelta
+
+    from portal.database import utcnow
+
+    proposal = factory.proposal(
+        open_round, factory.user("a@example.cl"), status="feasible", final_cost=1_000_000
+    )
+    now = utcnow()
+    open_round.review_start = now - timedelta(days=2)
+    open_round.voting_start = now - timedelta(minutes=1)
+    db.session.commit()
+    url = f"/gestion/valparaiso/propuestas/{proposal.id}"
+    response = post_form(
+        desk,
+        url,
+        {"action": "withdraw", "withdraw-reason": "No"},
+        token_from=url,
+        follow_redirects=True,
+    )
+    assert "los proyectos de la papeleta ya no pueden cambiar" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Proposal, proposal.id).status == "feasible"
+
+
 def test_an_organization_proposes_through_its_representative(
     client: Any, open_round: Any, factory: Any, db: Any
 ) -> None:
