@@ -295,6 +295,8 @@ def test_publishing_is_refused_twice_and_ballots_stop(
     check_in(late, vr, vr.residents[2])
     assert "no está abierta" in late.get(f"{vr.base}/papeleta").get_data(as_text=True)
     url = f"{vr.staff_base}/resultados"
+    before = staff.get(url).get_data(as_text=True)
+    assert "Contar los votos cierra para siempre el ingreso de papeletas" in before
     publish_first = post_form(staff, url, {"action": "publish"}, token_from=url)
     assert "Cuenta los votos antes" in staff.get(publish_first.headers["Location"]).get_data(
         as_text=True
