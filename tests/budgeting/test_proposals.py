@@ -292,14 +292,8 @@ def test_feasible_needs_a_final_cost(desk: Any, open_round: Any, factory: Any, d
     assert db.session.get(Proposal, proposal.id).status == "submitted"
 
 
-def test_the_ballot_is_fixed_once_a_vote_exists(
-    desk: Any, open_round: Any, factory: Any, db: Any
-) -> None:
-    proposal = factory.proposal(
-        open_round, factory.user("a@example.cl"), status="feasible", final_cost=1_000_000
-    )
-    db.session.add(Ballot(round_id=open_round.id, receipt_code="TEST-0002"))
-    db.session.commit()
+def assert_withdrawal_refused(desk: Any, proposal: Any, db: Any) -> None:
+    """Staff try to withdraw a project on the ballot: refused, and it stays feasible."""
     url = f"/gestion/valparaiso/propuestas/{proposal.id}"
     response = post_form(
         desk,
@@ -311,6 +305,17 @@ def test_the_ballot_is_fixed_once_a_vote_exists(
     assert "los proyectos de la papeleta ya no pueden cambiar" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Proposal, proposal.id).status == "feasible"
+
+
+def test_the_ballot_is_fixed_once_a_vote_exists(
+    desk: Any, open_round: Any, factory: Any, db: Any
+) -> None:
+    proposal = factory.proposal(
+        open_round, factory.user("a@example.cl"), status="feasible", final_cost=1_000_000
+    )
+    db.session.add(Ballot(round_id=open_round.id, receipt_code="TEST-0002"))
+    db.session.commit()
+    assert_withdrawal_refused(desk, proposal, db)
 
 
 def test_the_ballot_is_fixed_once_voting_opens_even_before_the_first_vote(
@@ -329,17 +334,7 @@ def test_the_ballot_is_fixed_once_voting_opens_even_before_the_first_vote(
     open_round.review_start = now - timedelta(days=2)
     open_round.voting_start = now - timedelta(minutes=1)
     db.session.commit()
-    url = f"/gestion/valparaiso/propuestas/{proposal.id}"
-    response = post_form(
-        desk,
-        url,
-        {"action": "withdraw", "withdraw-reason": "No"},
-        token_from=url,
-        follow_redirects=True,
-    )
-    assert "los proyectos de la papeleta ya no pueden cambiar" in response.get_data(as_text=True)
-    db.session.expire_all()
-    assert db.session.get(Proposal, proposal.id).status == "feasible"
+    assert_withdrawal_refused(desk, proposal, db)
 
 
 def test_an_organization_proposes_through_its_representative(

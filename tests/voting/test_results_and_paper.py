@@ -164,6 +164,21 @@ def test_paper_replaces_online_where_the_round_says_so(
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
 
 
+def upload_paper(staff: Any, vr: Any, content: str | bytes) -> Any:
+    """Send a paper-ballot CSV file through the staff import form."""
+    url = f"{vr.staff_base}/papeletas/importar"
+    data = content.encode() if isinstance(content, str) else content
+    return staff.post(
+        url,
+        data={
+            "csrf_token": csrf_token(staff, url),
+            "file": (io.BytesIO(data), "papeletas.csv"),
+            "site": "",
+        },
+        content_type="multipart/form-data",
+    )
+
+
 def test_paper_import_is_validated_whole(
     voting_round: Any, app: Any, factory: Any, db: Any
 ) -> None:
@@ -185,15 +200,7 @@ def test_paper_import_is_validated_whole(
     )
 
     def upload(text: str) -> Any:
-        return staff.post(
-            f"{vr.staff_base}/papeletas/importar",
-            data={
-                "csrf_token": csrf_token(staff, f"{vr.staff_base}/papeletas/importar"),
-                "file": (io.BytesIO(text.encode()), "papeletas.csv"),
-                "site": "",
-            },
-            content_type="multipart/form-data",
-        )
+        return upload_paper(staff, vr, text)
 
     page = upload(bad).get_data(as_text=True)
     for line in (3, 4, 5, 6, 7, 8):
@@ -427,17 +434,8 @@ def test_a_paper_file_that_is_not_csv_gets_a_message(
 ) -> None:
     vr = voting_round()
     staff = staff_client(app, factory, vr.municipality)
-    url = f"{vr.staff_base}/papeletas/importar"
     for content in (b"\xff\xfe\x00garbage", b'rut;proyectos\n"' + b"x" * 200_000 + b'";1\n', b""):
-        response = staff.post(
-            url,
-            data={
-                "csrf_token": csrf_token(staff, url),
-                "file": (io.BytesIO(content), "papeletas.csv"),
-                "site": "",
-            },
-            content_type="multipart/form-data",
-        )
+        response = upload_paper(staff, vr, content)
         assert response.status_code == 200
         assert "no se importó" in response.get_data(as_text=True) or "no es" in response.get_data(
             as_text=True
@@ -464,20 +462,8 @@ def test_a_busy_database_during_a_paper_import_is_a_message_not_an_error(
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
     monkeypatch.setattr(views, "import_paper_ballots", busy_after_one)
-    url = f"{vr.staff_base}/papeletas/importar"
-    response = staff.post(
-        url,
-        data={
-            "csrf_token": csrf_token(staff, url),
-            "file": (
-                io.BytesIO(
-                    f"rut;proyectos\n{vr.residents[2].rut};{a}\n{vr.residents[4].rut};{a}\n".encode()
-                ),
-                "papeletas.csv",
-            ),
-            "site": "",
-        },
-        content_type="multipart/form-data",
+    response = upload_paper(
+        staff, vr, f"rut;proyectos\n{vr.residents[2].rut};{a}\n{vr.residents[4].rut};{a}\n"
     )
     assert response.status_code == 200
     assert "no se guardó nada de este archivo" in response.get_data(as_text=True)
@@ -514,19 +500,7 @@ def test_a_repeated_project_in_a_ranked_line_is_an_error(
     vr = voting_round(method="ranked", rank_k=3, min_selections=1, max_selections=None)
     staff = staff_client(app, factory, vr.municipality)
     a, b = vr.projects["Techado feria Cerro Alegre"].id, vr.projects["Taller de oficios"].id
-    url = f"{vr.staff_base}/papeletas/importar"
-    response = staff.post(
-        url,
-        data={
-            "csrf_token": csrf_token(staff, url),
-            "file": (
-                io.BytesIO(f"rut;proyectos\n{vr.residents[0].rut};{a}|{b}|{a}\n".encode()),
-                "p.csv",
-            ),
-            "site": "",
-        },
-        content_type="multipart/form-data",
-    )
+    response = upload_paper(staff, vr, f"rut;proyectos\n{vr.residents[0].rut};{a}|{b}|{a}\n")
     assert "Línea 2: El proyecto" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
