@@ -255,8 +255,7 @@ def list_rounds() -> Response:
 
 
 def _round(round_id: int) -> Round:
-    found: Round = _found(_public_rounds().where(Round.id == round_id))
-    return found
+    return _found(_public_rounds().where(Round.id == round_id))  # type: ignore[no-any-return]
 
 
 @operation(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from portal.audit.services import record
 from portal.budgeting.models import CensusEntry, District, Round
+from portal.budgeting.services import hold_round
 from portal.rut import InvalidRut, keyed_hash, normalize_rut
 from portal.text import fold
 
@@ -199,11 +200,9 @@ def replace_census(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Replace a round's census with clean rows in one transaction (the caller commits)."""
-    # Two uploads at once must not mix: the second waits for the first to commit (PostgreSQL;
-    # SQLite's single writer does the same) and then deletes what the first inserted. FOR NO KEY
-    # UPDATE, not FOR UPDATE: a count still waits for it, but ballots (FOR KEY SHARE) go on while
-    # a large census is stored (300,000 rows take about 30 s).
-    session.execute(select(Round.id).where(Round.id == round_.id).with_for_update(key_share=True))
+    # Two uploads at once must not mix: the second waits for the first to commit and then
+    # deletes what the first inserted. Ballots go on meanwhile (300,000 rows take about 30 s).
+    hold_round(session, round_.id)
     before = session.scalar(
         select(func.count()).select_from(CensusEntry).where(CensusEntry.round_id == round_.id)
     )

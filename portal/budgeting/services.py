@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from portal.accounts.models import User
@@ -77,13 +77,41 @@ def _scope(round_: Round) -> dict[str, Any]:
     }
 
 
+_TAKE_WRITER_LOCK = text("UPDATE rounds SET id = id WHERE id = :round_id")
+
+
+def take_sqlite_writer_lock(session: Session, round_id: int) -> None:
+    """On SQLite, which renders no row locks, take the database's writer lock now with a write
+    that changes nothing, so that what is read next is what the last writer committed and no
+    other writer comes in before this transaction ends. Elsewhere, nothing."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(_TAKE_WRITER_LOCK, {"round_id": round_id})
+
+
+def hold_round(session: Session, round_id: int) -> Round:
+    """Read a round afresh and lock it for a staff change until the transaction ends.
+
+    FOR NO KEY UPDATE: two changes of the round (two clicks, two census uploads) wait for each
+    other, and a count (FOR UPDATE) waits for them, while ballots (FOR KEY SHARE) go on. On
+    SQLite the writer lock does the same."""
+    take_sqlite_writer_lock(session, round_id)
+    return session.scalars(
+        select(Round)
+        .where(Round.id == round_id)
+        .options(lazyload(Round.municipality))  # joined otherwise, and not needed here
+        .with_for_update(of=Round, key_share=True)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def has_ballots(session: Session, round_: Round) -> bool:
     """Tell whether any ballot has been cast in the round."""
     return bool(session.scalar(select(exists().where(Ballot.round_id == round_.id))))
 
 
 def rules_frozen(session: Session, round_: Round, now: datetime | None = None) -> bool:
-    """Rules and budgets are frozen once voting has opened or a ballot exists."""
+    """Rules, budgets and the projects on the ballot are frozen once voting has opened or a
+    ballot exists (proposals are then neither reviewed, merged nor withdrawn)."""
     now = now or utcnow()
     if round_.published_at is not None and round_.voting_start <= now:
         return True
@@ -182,9 +210,7 @@ def advance_phase(
     change is refused unless the next phase is still that one.
     """
     now = now or utcnow()
-    # FOR NO KEY UPDATE: two clicks wait for each other; ballots (FOR KEY SHARE) do not wait.
-    session.execute(select(Round.id).where(Round.id == round_.id).with_for_update(key_share=True))
-    session.refresh(round_)
+    round_ = hold_round(session, round_.id)
     if round_.published_at is None:
         raise RoundError("not-published")
     step = next_step(round_, now)
@@ -319,12 +345,7 @@ def review_proposal(
 ) -> None:
     """Mark a proposal feasible (with its final cost) or not feasible, with a public reason."""
     round_ = proposal.round
-    if has_ballots(session, round_) or current_phase(round_) in (
-        Phase.VOTING,
-        Phase.RESULTS,
-        Phase.IMPLEMENTATION,
-        Phase.CLOSED,
-    ):
+    if rules_frozen(session, round_):
         raise RoundError("ballot-fixed")
     if proposal.status in (ProposalStatus.MERGED.value, ProposalStatus.WITHDRAWN.value):
         raise RoundError("not-reviewable")
@@ -356,7 +377,7 @@ def merge_proposal(session: Session, proposal: Proposal, into: Proposal, reason:
         raise RoundError("bad-merge")
     if into.status in (ProposalStatus.MERGED.value, ProposalStatus.WITHDRAWN.value):
         raise RoundError("bad-merge")
-    if has_ballots(session, proposal.round):
+    if rules_frozen(session, proposal.round):
         raise RoundError("ballot-fixed")
     before = {"status": proposal.status}
     proposal.status = ProposalStatus.MERGED.value
@@ -378,9 +399,7 @@ def withdraw_proposal(
     session: Session, proposal: Proposal, reason: str, *, by_staff: bool = True
 ) -> None:
     """Withdraw a proposal (its author before review, or staff before voting)."""
-    phase = current_phase(proposal.round)
-    voting_or_later = phase not in (Phase.DRAFT, Phase.PROPOSALS, Phase.REVIEW)
-    if voting_or_later or has_ballots(session, proposal.round):
+    if rules_frozen(session, proposal.round):
         raise RoundError("ballot-fixed")
     before = {"status": proposal.status}
     proposal.status = ProposalStatus.WITHDRAWN.value

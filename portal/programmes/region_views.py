@@ -107,10 +107,10 @@ def region_projects(region: str) -> str:
     ][:MAP_POINTS_LIMIT]
     years = list(
         db.session.scalars(
-            select(FundedProject.year)
-            .join(Comuna, Comuna.cut == FundedProject.comuna_cut)
-            .where(Comuna.region_cut == g.region.cut)
+            region_projects_query(g.region.cut, ProjectFilters())
+            .with_only_columns(FundedProject.year)
             .distinct()
+            .order_by(None)
             .order_by(FundedProject.year.desc())
         )
     )

@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, bindparam, cast, delete, func, select, text, true, update
+from sqlalchemy import Integer, Select, bindparam, cast, delete, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased, lazyload
@@ -40,7 +40,7 @@ from portal.budgeting.models import (
     random_id,
 )
 from portal.budgeting.phases import current_phase
-from portal.budgeting.services import ballot_projects
+from portal.budgeting.services import ballot_projects, take_sqlite_writer_lock
 from portal.database import utcnow
 from portal.rut import InvalidRut, keyed_hash, normalize_rut
 from portal.voting.ballots import Method as BallotMethod
@@ -428,12 +428,9 @@ def lock_round(session: Session, round_id: int, *, for_ballot: bool = False) -> 
     (counting, publishing) a write that changes nothing takes the writer lock before the round
     is read, so that two clicks on "publish" cannot both read it unpublished.
     """
-    if not for_ballot and session.get_bind().dialect.name == "sqlite":
-        session.execute(_TAKE_WRITER_LOCK, {"round_id": round_id})
+    if not for_ballot:
+        take_sqlite_writer_lock(session, round_id)
     return session.scalars(_lock_round_statement(for_ballot), {"round_id": round_id}).one()
-
-
-_TAKE_WRITER_LOCK = text("UPDATE rounds SET id = id WHERE id = :round_id")
 
 
 @cache

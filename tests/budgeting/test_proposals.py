@@ -321,8 +321,8 @@ def test_the_ballot_is_fixed_once_a_vote_exists(
 def test_the_ballot_is_fixed_once_voting_opens_even_before_the_first_vote(
     desk: Any, open_round: Any, factory: Any, db: Any
 ) -> None:
-    """A project withdrawn after voting opened could still be on a ballot being filled in (or
-    cast the same instant): from the voting phase on it stays, ballots or not."""
+    """A project withdrawn or merged away after voting opened could still be on a ballot being
+    filled in (or cast the same instant): from the voting phase on it stays, ballots or not."""
     from datetime import timedelta
 
     from portal.database import utcnow
@@ -335,6 +335,20 @@ def test_the_ballot_is_fixed_once_voting_opens_even_before_the_first_vote(
     open_round.voting_start = now - timedelta(minutes=1)
     db.session.commit()
     assert_withdrawal_refused(desk, proposal, db)
+    other = factory.proposal(
+        open_round, factory.user("b@example.cl"), status="feasible", final_cost=2_000_000
+    )
+    url = f"/gestion/valparaiso/propuestas/{other.id}"
+    merged = post_form(
+        desk,
+        url,
+        {"action": "merge", "merge-into": str(proposal.id), "merge-reason": "La misma idea."},
+        token_from=url,
+        follow_redirects=True,
+    )
+    assert "los proyectos de la papeleta ya no pueden cambiar" in merged.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Proposal, other.id).status == "feasible"
 
 
 def test_an_organization_proposes_through_its_representative(
