@@ -53,6 +53,10 @@ def refusal_text(error: VoteRefused) -> str:
         "too-young": lambda: _("You can vote from age %(age)d.", age=v.get("age", 0)),
         "bad-rut": lambda: _("This RUT is not valid: check the digits and the check digit."),
         "not-in-census": lambda: _("This RUT is not in the census of the round."),
+        "census-changed": lambda: _(
+            "The municipality updated the round's census after you checked your RUT, so this "
+            "ballot was not saved. Check your RUT again to vote."
+        ),
         "site-exists": lambda: _("The round already has a voting site with that name."),
         "voting-not-closed": lambda: _("Votes are counted once voting has closed."),
         "already-published": lambda: _("The results are already published."),

@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, bindparam, cast, delete, func, select, true, update
+from sqlalchemy import Integer, Select, and_, bindparam, cast, delete, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased, lazyload
@@ -134,6 +134,29 @@ def _census_voter(round_: Round, entry: CensusEntry) -> Voter:
     ):
         raise VoteRefused("no-district")
     return Voter(round_.id, entry.rut_hash, entry.district_id, age_band(age))
+
+
+def _still_eligible(
+    round_: Round, voter: Voter, entry: tuple[date | None, int | None] | None
+) -> None:
+    """Refuse an online ballot when the census changed since the voter's check: their census
+    entry ``entry`` (birth date, district; None when there is none) is gone, or now gives
+    another district or age band or too young an age (a voter's session lasts hours, and the
+    municipality may correct the census during voting), or a resident who declared themselves
+    is in it now. The round's districts cannot change once voting is open, so a district the
+    check accepted stays acceptable."""
+    if voter.self_declared and entry is None:
+        return
+    if entry is None or voter.self_declared:
+        raise VoteRefused("census-changed")
+    birth_date, district_id = entry
+    age = age_on(birth_date, age_reference(round_)) if birth_date else None
+    if (
+        district_id != voter.district_id
+        or age_band(age) != voter.age_band
+        or (age is not None and age < round_.min_age)
+    ):
+        raise VoteRefused("census-changed")
 
 
 @cache
@@ -493,7 +516,8 @@ def _touch_and_lock_statement(touch: Any) -> Any:
     CTEs. The update waits for the round's lock, since its condition reads the locked round: a
     count holds the round and then rewrites every participation of it, so a ballot that locked
     its participation first and then waited for the round would deadlock with it. A voter with
-    no participation yet gets the round with NULLs."""
+    no participation yet gets the round with NULLs. The voter's census entry comes in the same
+    row (NULLs when there is none), for `_still_eligible`."""
     participations = Participation.__table__
     locked = (
         select(Round)
@@ -505,9 +529,26 @@ def _touch_and_lock_statement(touch: Any) -> Any:
         "touched"
     )
     round_ = aliased(Round, locked)
+    census = CensusEntry.__table__
     return (
-        select(round_, touched.c.id, touched.c.ballot_id, touched.c.channel)
-        .outerjoin(touched, true())
+        select(
+            round_,
+            touched.c.id,
+            touched.c.ballot_id,
+            touched.c.channel,
+            census.c.id,
+            census.c.birth_date,
+            census.c.district_id,
+        )
+        .select_from(
+            locked.outerjoin(touched, true()).outerjoin(
+                census,
+                and_(
+                    census.c.round_id == locked.c.id,
+                    census.c.rut_hash == bindparam("p_voter_hash"),
+                ),
+            )
+        )
         .options(lazyload(round_.municipality))
         .execution_options(populate_existing=True)
     )
@@ -586,15 +627,25 @@ def _cast_once(
     touch = {"p_round_id": round_id, "p_voter_hash": voter.voter_hash, "p_voted_at": moment}
     postgresql = session.get_bind().dialect.name == "postgresql"
     existing: Any
+    entry: tuple | None = None
     if postgresql:
-        round_, *held = session.execute(statements.touch_and_lock_pg, touch).one()
+        round_, *held, census_id, birth_date, district_id = session.execute(
+            statements.touch_and_lock_pg, touch
+        ).one()
         existing = held if held[0] is not None else None
+        if census_id is not None:
+            entry = (birth_date, district_id)
     else:
         existing = session.execute(statements.touch_participation, touch).first()
         round_ = lock_round(session, round_id, for_ballot=True)
     decided = now or utcnow()  # under the lock: a count that began before this is seen
     if channel == "online" and not voting_open(round_, decided):
         raise VoteRefused("closed")
+    if channel == "online":
+        if not postgresql:
+            found = census_entry(session, round_, voter.voter_hash)
+            entry = (found.birth_date, found.district_id) if found is not None else None
+        _still_eligible(round_, voter, entry)
     if channel == "paper" and not paper_open(round_, decided):
         raise VoteRefused("closed")
     if round_.results_published_at is not None:

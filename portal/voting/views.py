@@ -318,6 +318,9 @@ def ballot(slug: str, round_id: int) -> str | Response:
                 if refused.code == "voted-on-paper":
                     return voted_on_paper()
                 flash(refusal_text(refused), "error")
+                if refused.code == "census-changed":  # check again, against the census as it is
+                    _end_voter_session(round_)
+                    return redirect(url_for("voting.check", slug=slug, round_id=round_id))
                 return redirect(url_for("budgeting.show_round", slug=slug, round_id=round_id))
             session["receipt"] = {"r": round_id, "c": cast.receipt, "changed": cast.replaced}
             return redirect(url_for("voting.confirmation", slug=slug, round_id=round_id))

@@ -146,7 +146,7 @@ def test_a_changed_ballot_waiting_for_a_count_does_not_deadlock_it(
     vr = voting_round(method="approval", min_selections=1, max_selections=1, districts=False)
     round_id = vr.round.id
     first, second = (p.id for p in list(vr.projects.values())[:2])
-    voter = Voter(round_id, "hash-changes-her-mind", None, "30-44")
+    voter = Voter(round_id, "hash-changes-her-mind", None, "30-44", self_declared=True)
     cast_ballot(db.session, db.session.get(Round, round_id), voter, {"comuna": Section({first: 1})})
     db.session.remove()
     changed: list[str] = []
@@ -209,7 +209,7 @@ def test_ballots_go_on_while_a_census_upload_is_being_stored(
 
             r = database.session.get(Round, round_id)
             database.session.rollback()
-            voter = Voter(round_id, "hash-votes-during-upload", None, "30-44")
+            voter = Voter(round_id, "hash-votes-during-upload", None, "30-44", self_declared=True)
             cast_ballot(database.session, r, voter, {"comuna": Section({project: 1})})
             database.session.remove()
             done.set()
@@ -290,7 +290,7 @@ def test_changes_left_in_the_session_never_commit_with_a_ballot(voting_round: An
     cast = cast_ballot(
         db.session,
         round_,
-        Voter(round_.id, "hash-pending", None, "30-44"),
+        Voter(round_.id, "hash-pending", None, "30-44", self_declared=True),
         {"comuna": Section({project_id: 1})},
     )
     db.session.expire_all()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from portal.budgeting.models import Ballot, BallotChoice, Participation
 from tests.conftest import csrf_token, login, post_form
-from tests.voting.conftest import check_in, vote
+from tests.voting.conftest import Resident, add_census, check_in, vote
 
 RECEIPT_RE = re.compile(r"[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}")
 
@@ -295,6 +296,86 @@ def test_sworn_declaration_where_the_round_allows_it(
     vote(client, vr, [(f"d{vr.districts[1].id}-p", str(vr.projects["Capacitación digital"].id))])
     db.session.expire_all()
     assert db.session.scalar(select(Participation.self_declared)) is True
+
+
+def test_a_voter_taken_off_the_census_after_checking_in_cannot_vote(
+    voting_round: Any, client: Any, db: Any
+) -> None:
+    """A voter session lasts hours; the municipality may correct the census meanwhile. The
+    ballot is judged against the census as it is when it arrives."""
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    resident = vr.residents[0]  # Cerro Alegre
+    check_in(client, vr, resident)
+    assert client.get(f"{vr.base}/papeleta").status_code == 200
+    add_census(db, vr.round, vr.residents[1:])  # a corrected census, without them
+
+    techado = vr.projects["Techado feria Cerro Alegre"].id
+    sent = vote(client, vr, [(f"d{vr.districts[0].id}-p", str(techado))])
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("/votar")
+    page = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "actualizó el padrón" in page
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Participation)) == 0
+    # the voter session is over: the ballot page asks for the check again, which now fails
+    assert client.get(f"{vr.base}/papeleta").headers["Location"].endswith("/votar")
+    again = check_in(client, vr, resident)
+    assert again.status_code == 200 and "No pudimos verificar" in again.get_data(as_text=True)
+
+
+def test_a_voter_moved_to_another_district_votes_on_that_districts_ballot(
+    voting_round: Any, client: Any, db: Any
+) -> None:
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    resident = vr.residents[0]  # Cerro Alegre
+    check_in(client, vr, resident)
+    vote(client, vr, [(f"d{vr.districts[0].id}-p", str(vr.projects["Taller de oficios"].id))])
+    moved = Resident(resident.rut, resident.birth, vr.districts[1])
+    add_census(db, vr.round, [moved, *vr.residents[1:]])
+
+    # changing the Cerro Alegre ballot is refused, and the first one stays as it was
+    techado = vr.projects["Techado feria Cerro Alegre"].id
+    sent = vote(client, vr, [(f"d{vr.districts[0].id}-p", str(techado))])
+    assert sent.headers["Location"].endswith("/votar")
+    db.session.expire_all()
+    choices = db.session.scalars(select(BallotChoice.proposal_id)).all()
+    assert choices == [vr.projects["Taller de oficios"].id]
+
+    check_in(client, vr, resident)
+    page = client.get(f"{vr.base}/papeleta").get_data(as_text=True)
+    assert "Feria costera Playa Ancha" in page and "Techado feria Cerro Alegre" not in page
+    feria = vr.projects["Feria costera Playa Ancha"].id
+    assert vote(client, vr, [(f"d{vr.districts[1].id}-p", str(feria))]).status_code == 302
+    db.session.expire_all()
+    ballot = db.session.scalars(select(Ballot)).one()
+    assert ballot.district_id == vr.districts[1].id
+    assert [c.proposal_id for c in ballot.choices] == [feria]
+
+
+def test_a_declared_voter_now_in_the_census_checks_against_it(
+    voting_round: Any, client: Any, db: Any
+) -> None:
+    vr = voting_round(eligibility="census-or-declared")
+    newcomer = Resident("22.222.222-2", date(1990, 2, 2), vr.districts[0])
+    data = {
+        "csrf_token": csrf_token(client, f"{vr.base}/declarar"),
+        "rut": newcomer.rut,
+        "birth_date": "1990-02-02",
+        "district": str(vr.districts[1].id),
+        "sworn": "y",
+    }
+    assert client.post(f"{vr.base}/declarar", data=data).status_code == 302
+    add_census(db, vr.round, [*vr.residents, newcomer])  # the census now has them, elsewhere
+    feria = vr.projects["Feria costera Playa Ancha"].id
+    sent = vote(client, vr, [(f"d{vr.districts[1].id}-p", str(feria))])
+    assert sent.headers["Location"].endswith("/votar")
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Participation)) == 0
+    check_in(client, vr, newcomer)
+    techado = vr.projects["Techado feria Cerro Alegre"].id
+    assert vote(client, vr, [(f"d{vr.districts[0].id}-p", str(techado))]).status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(Participation.self_declared)) is False
 
 
 def test_declaration_is_not_offered_in_census_only_rounds(voting_round: Any, client: Any) -> None:
