@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -22,6 +22,15 @@ NAMING_CONVENTION = {
 def utcnow() -> datetime:
     """Return the current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def database_now(session: Session) -> datetime:
+    """Return the current time by the database's clock on PostgreSQL, which every portal
+    instance shares, so that two instances whose clocks differ still close voting at the same
+    instant; SQLite lives on the one machine, whose clock this is anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(select(func.clock_timestamp(type_=UTCDateTime())))  # type: ignore[return-value]
+    return utcnow()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

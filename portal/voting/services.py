@@ -41,7 +41,7 @@ from portal.budgeting.models import (
 )
 from portal.budgeting.phases import current_phase
 from portal.budgeting.services import ballot_projects, take_sqlite_writer_lock
-from portal.database import utcnow
+from portal.database import UTCDateTime, database_now, utcnow
 from portal.rut import InvalidRut, keyed_hash, normalize_rut
 from portal.voting.ballots import Method as BallotMethod
 from portal.voting.ballots import Option, Problem, Rules, Section, check_section
@@ -517,7 +517,8 @@ def _touch_and_lock_statement(touch: Any) -> Any:
     count holds the round and then rewrites every participation of it, so a ballot that locked
     its participation first and then waited for the round would deadlock with it. A voter with
     no participation yet gets the round with NULLs. The voter's census entry comes in the same
-    row (NULLs when there is none), for `_still_eligible`."""
+    row (NULLs when there is none), for `_still_eligible`, and so does the database's clock,
+    read once the round is locked (see `database_now`)."""
     participations = Participation.__table__
     locked = (
         select(Round)
@@ -539,6 +540,7 @@ def _touch_and_lock_statement(touch: Any) -> Any:
             census.c.id,
             census.c.birth_date,
             census.c.district_id,
+            func.clock_timestamp(type_=UTCDateTime()),
         )
         .select_from(
             locked.outerjoin(touched, true()).outerjoin(
@@ -629,7 +631,7 @@ def _cast_once(
     existing: Any
     entry: tuple | None = None
     if postgresql:
-        round_, *held, census_id, birth_date, district_id = session.execute(
+        round_, *held, census_id, birth_date, district_id, clock = session.execute(
             statements.touch_and_lock_pg, touch
         ).one()
         existing = held if held[0] is not None else None
@@ -638,7 +640,9 @@ def _cast_once(
     else:
         existing = session.execute(statements.touch_participation, touch).first()
         round_ = lock_round(session, round_id, for_ballot=True)
-    decided = now or utcnow()  # under the lock: a count that began before this is seen
+    # Under the lock, so that a count that began before this is seen; on PostgreSQL by the
+    # database's clock, which every instance shares (see `database_now`).
+    decided = now or (clock if postgresql else utcnow())
     if channel == "online" and not voting_open(round_, decided):
         raise VoteRefused("closed")
     if channel == "online":
@@ -922,7 +926,7 @@ def compute_results(session: Session, round_: Round) -> list[ListResult]:
     from portal.voting.tally import tally_list
 
     round_ = lock_round(session, round_.id)  # waits for ballots in flight; stops new ones
-    if not results_allowed(round_):
+    if not results_allowed(round_, database_now(session)):
         raise VoteRefused("voting-not-closed")
     if round_.results_published_at is not None:
         raise VoteRefused("already-published")

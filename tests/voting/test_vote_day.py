@@ -297,3 +297,44 @@ def test_changes_left_in_the_session_never_commit_with_a_ballot(voting_round: An
     assert db.session.get(Round, vr.round.id).title == title
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == before + 1
     assert db.session.scalar(select(Ballot.id).where(Ballot.receipt_code == cast.receipt))
+
+
+@pytest.mark.parametrize("skew_minutes", [-10, 10])
+def test_the_database_clock_closes_voting_for_every_instance(
+    voting_round: Any, db: Any, monkeypatch: Any, skew_minutes: int
+) -> None:
+    """Two instances whose clocks differ must close voting at the same instant: a ballot and a
+    count go by the clock of the PostgreSQL they share, not by the instance's own."""
+    from datetime import timedelta
+
+    from portal.budgeting import phases
+    from portal.budgeting.models import Round
+    from portal.database import utcnow
+    from portal.voting import services
+    from portal.voting.ballots import Section
+    from portal.voting.services import Voter, VoteRefused, cast_ballot, compute_results
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs on the one machine whose clock every request reads")
+    vr = voting_round(method="approval", min_selections=1, max_selections=1, districts=False)
+    project = next(iter(vr.projects.values())).id
+    round_ = db.session.get(Round, vr.round.id)
+    # Voting closes a minute after now (instance ahead) or closed a minute ago (behind).
+    round_.results_start = utcnow() + timedelta(minutes=1 if skew_minutes > 0 else -1)
+    db.session.commit()
+    skewed = utcnow() + timedelta(minutes=skew_minutes)
+    monkeypatch.setattr(services, "utcnow", lambda: skewed)
+    monkeypatch.setattr(phases, "utcnow", lambda: skewed)
+    voter = Voter(round_.id, "hash-at-closing-time", None, "30-44", self_declared=True)
+    if skew_minutes < 0:  # this instance thinks voting is still open: it has closed
+        with pytest.raises(VoteRefused) as refused:
+            cast_ballot(db.session, round_, voter, {"comuna": Section({project: 1})})
+        assert refused.value.code == "closed"
+        assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+    else:  # this instance thinks voting has closed: it is still open
+        cast_ballot(db.session, round_, voter, {"comuna": Section({project: 1})})
+        with pytest.raises(VoteRefused) as refused:
+            compute_results(db.session, db.session.get(Round, vr.round.id))
+        assert refused.value.code == "voting-not-closed"
+        db.session.rollback()
+        assert db.session.get(Round, vr.round.id).results_computed_at is None
