@@ -725,18 +725,24 @@ def failed_check_probe(ports: list[int], info: dict, tries: int) -> list[int]:
 # ----------------------------------------------------------------------------- ceilings
 
 
-def static_ceiling(port: int, seconds: float, concurrency: int) -> float:
+def static_ceiling(port: int, seconds: float, concurrency: int, per_connection: int = 20) -> float:
+    """Static-file requests per second, each connection sending ``per_connection`` requests
+    and then giving way to a new one, as the voters' connections do. Connections opened all at
+    once and kept for the whole run all went to the gunicorn worker that woke first, so the
+    figure used to be one worker's (about 1 050 requests/s, against about 2 400 for two)."""
+
     async def run() -> int:
         until = time.time() + seconds
         count = 0
 
         async def one() -> None:
             nonlocal count
-            connection = Connection(port)
             while time.time() < until:
-                status, _h, _b = await connection.request("GET", "/static/css/portal.css", "")
-                count += status == 200
-            connection.close()
+                connection = Connection(port)
+                for _ in range(per_connection):
+                    status, _h, _b = await connection.request("GET", "/static/css/portal.css", "")
+                    count += status == 200
+                connection.close()
 
         await asyncio.gather(*(one() for _ in range(concurrency)))
         return count
