@@ -47,9 +47,11 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     register_errorhandlers(app)
     register_template_helpers(app)
+    from portal.assets import init_assets
     from portal.security import init_security
 
     init_security(app)
+    init_assets(app)
     return app
 
 
