@@ -645,11 +645,6 @@ def _cast_once(
     decided = now or (clock if postgresql else utcnow())
     if channel == "online" and not voting_open(round_, decided):
         raise VoteRefused("closed")
-    if channel == "online":
-        if not postgresql:
-            found = census_entry(session, round_, voter.voter_hash)
-            entry = (found.birth_date, found.district_id) if found is not None else None
-        _still_eligible(round_, voter, entry)
     if channel == "paper" and not paper_open(round_, decided):
         raise VoteRefused("closed")
     if round_.results_published_at is not None:
@@ -662,6 +657,12 @@ def _cast_once(
             raise VoteRefused("voted-on-paper")
         if channel == "paper" and round_.paper_conflict != PaperConflict.PAPER_REPLACES.value:
             raise VoteRefused("voted-online")
+    if channel == "online":  # paper ballots read the census in the same request
+        if not postgresql:
+            found = census_entry(session, round_, voter.voter_hash)
+            entry = (found.birth_date, found.district_id) if found is not None else None
+        _still_eligible(round_, voter, entry)
+    if existing is not None:
         replaced = old_channel
         if old_ballot is not None:
             session.execute(delete(BallotChoice).where(BallotChoice.ballot_id == old_ballot))

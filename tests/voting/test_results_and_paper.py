@@ -504,3 +504,27 @@ def test_a_repeated_project_in_a_ranked_line_is_an_error(
     assert "Línea 2: El proyecto" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+
+
+def test_a_paper_voter_is_told_so_even_after_the_census_changed(
+    voting_round: Any, app: Any, factory: Any, db: Any
+) -> None:
+    """A ballot opened online before the voter voted on paper and before the census was
+    corrected: the paper ballot is what the voter needs to hear about, not the census."""
+    from tests.voting.conftest import add_census
+
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    resident = vr.residents[0]
+    early = app.test_client()
+    check_in(early, vr, resident)
+    token = csrf_token(early, f"{vr.base}/papeleta")
+    staff = staff_client(app, factory, vr.municipality)
+    d0 = f"d{vr.districts[0].id}-p"
+    taller = str(vr.projects["Taller de oficios"].id)
+    response, _ = enter_paper(staff, vr, resident.rut, [(d0, taller)])
+    assert response.status_code == 302
+    add_census(db, vr.round, vr.residents[1:])
+    sent = early.post(f"{vr.base}/papeleta", data={"csrf_token": token, d0: taller})
+    assert sent.status_code == 200 and "Votaste en papel" in sent.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(Participation.channel)) == "paper"
