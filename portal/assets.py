@@ -17,6 +17,7 @@ import stat
 from typing import Any
 
 from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response
 
@@ -46,9 +47,23 @@ def static_version(folder: str, filename: str) -> str | None:
     return digest
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except that a static file's response does not say
+    `Vary: Cookie`. Flask-Login looks at the session after every request, static ones included,
+    and Flask then marks the response as depending on the cookie: browsers would fetch the file
+    again each time the session cookie changes (at the eligibility check, with each message
+    shown), and the year-long cache would hardly help. A static file never depends on it."""
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if request.endpoint == "static" and not session.modified:
+            session.accessed = False
+        super().save_session(app, session, response)
+
+
 def init_assets(app: Flask) -> None:
     """Version the static URLs the templates build, and let browsers cache what they name."""
     folder = str(app.static_folder)
+    app.session_interface = _SessionInterface()
 
     @app.url_defaults
     def add_version(endpoint: str, values: dict[str, Any]) -> None:

@@ -36,6 +36,21 @@ def test_pages_name_each_static_file_by_its_content_and_browsers_keep_it(client:
             assert "no-cache" in response.headers["Cache-Control"]
 
 
+def test_static_files_do_not_vary_with_the_session_cookie(client: Any) -> None:
+    """A browser keeps a response that says `Vary: Cookie` only for as long as the cookie
+    stays the same, and the voter's session cookie changes at every step of the vote."""
+    with client.session_transaction() as session:
+        session["lang"] = "en"  # a visitor with a session cookie
+    page = client.get("/")
+    assert "Cookie" in page.headers.get("Vary", "")  # pages do depend on it
+    url = re.search(r'href="(/static/css/portal\.css\?v=[0-9a-f]{12})"', page.get_data(True))
+    assert url
+    with client.get(url.group(1)) as kept:
+        assert kept.status_code == 200
+        assert "Cookie" not in kept.headers.get("Vary", "")
+        assert "immutable" in kept.headers["Cache-Control"]
+
+
 def test_a_folder_url_gets_no_version(app: Any) -> None:
     """The map script loads its library's files from a folder URL: a query there would break
     every path built on it."""
