@@ -740,6 +740,8 @@ def static_ceiling(port: int, seconds: float, concurrency: int, per_connection: 
             while time.time() < until:
                 connection = Connection(port)
                 for _ in range(per_connection):
+                    if time.time() >= until:
+                        break
                     status, _h, _b = await connection.request("GET", "/static/css/portal.css", "")
                     count += status == 200
                 connection.close()

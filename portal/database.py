@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 
+from flask import has_request_context, request
 from sqlalchemy import DateTime, MetaData, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -22,6 +23,21 @@ NAMING_CONVENTION = {
 def utcnow() -> datetime:
     """Return the current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+REQUEST_CLOCK = "portal.database_now"  # WSGI environ key: the database's clock, as read
+
+
+def request_now() -> datetime:
+    """Return the time this request goes by: the database's clock when the request has read
+    it (on PostgreSQL the public round lookup reads it in the same query, see
+    `public_round_of`), else this machine's. Every instance then shows and decides whether
+    voting is open by the same clock."""
+    if has_request_context():
+        found = request.environ.get(REQUEST_CLOCK)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    return utcnow()
 
 
 def database_now(session: Session) -> datetime:

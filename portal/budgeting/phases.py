@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from portal.database import utcnow
+from portal.database import request_now
 
 if TYPE_CHECKING:
     from portal.budgeting.models import Phase, Round
@@ -27,7 +27,7 @@ def current_phase(round_: Round, now: datetime | None = None) -> Phase:
 
     if round_.published_at is None:
         return Phase.DRAFT
-    now = now or utcnow()
+    now = now or request_now()
     phase = Phase.DRAFT
     for candidate in DATED_PHASES:
         if round_.phase_start(candidate) <= now:
@@ -39,7 +39,7 @@ def next_step(round_: Round, now: datetime | None = None) -> tuple[Phase, dateti
     """Return the next phase and when it starts, or None once the round is closed."""
     from portal.budgeting.models import DATED_PHASES
 
-    now = now or utcnow()
+    now = now or request_now()
     for candidate in DATED_PHASES:
         start = round_.phase_start(candidate)
         if start > now:
@@ -51,7 +51,7 @@ def timeline(round_: Round, now: datetime | None = None) -> list[Step]:
     """Return every dated phase with its start and whether it is past, current or future."""
     from portal.budgeting.models import DATED_PHASES
 
-    now = now or utcnow()
+    now = now or request_now()
     current = current_phase(round_, now)
     steps = []
     for phase in DATED_PHASES:

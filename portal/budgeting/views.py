@@ -20,7 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import contains_eager, lazyload, selectinload
 from werkzeug.wrappers import Response
 
@@ -70,6 +70,7 @@ from portal.budgeting.services import (
     update_rules,
     withdraw_proposal,
 )
+from portal.database import REQUEST_CLOCK, UTCDateTime
 from portal.extensions import db
 from portal.geo.models import Municipality
 from portal.geo.services import municipality_by_slug
@@ -92,11 +93,15 @@ def public_municipality(slug: str) -> Municipality:
 
 
 @cache
-def public_round_statement() -> Select[tuple[Round]]:
+def public_round_statement(with_clock: bool = False) -> Select[Any]:
     """Build once (on first use, when every model is mapped) the query the vote-day pages run on
-    every request; SQLAlchemy then skips rebuilding it and its cache key. Values are bound."""
+    every request; SQLAlchemy then skips rebuilding it and its cache key. Values are bound.
+    ``with_clock`` adds the database's clock as a second column (PostgreSQL)."""
+    columns: list[Any] = [Round]
+    if with_clock:
+        columns.append(func.clock_timestamp(type_=UTCDateTime()))
     return (
-        select(Round)
+        select(*columns)
         .join(Round.municipality)
         .options(contains_eager(Round.municipality))
         .where(
@@ -109,10 +114,19 @@ def public_round_statement() -> Select[tuple[Round]]:
 
 
 def public_round_of(slug: str, round_id: int) -> tuple[Municipality, Round]:
-    """Find a published round of an active municipality from a public URL, in one query, or 404."""
-    round_ = db.session.scalar(public_round_statement(), {"round_id": round_id, "slug": slug})
-    if round_ is None:
+    """Find a published round of an active municipality from a public URL, in one query, or 404.
+
+    On PostgreSQL the same query reads the database's clock, which the rest of the request goes
+    by (`request_now`): every instance then says alike whether voting is open."""
+    with_clock = db.session.get_bind().dialect.name == "postgresql"
+    row = db.session.execute(
+        public_round_statement(with_clock), {"round_id": round_id, "slug": slug}
+    ).one_or_none()
+    if row is None:
         abort(404)
+    round_ = row[0]
+    if with_clock:
+        request.environ[REQUEST_CLOCK] = row[1]
     return round_.municipality, round_
 
 

@@ -301,40 +301,53 @@ def test_changes_left_in_the_session_never_commit_with_a_ballot(voting_round: An
 
 @pytest.mark.parametrize("skew_minutes", [-10, 10])
 def test_the_database_clock_closes_voting_for_every_instance(
-    voting_round: Any, db: Any, monkeypatch: Any, skew_minutes: int
+    voting_round: Any, client: Any, db: Any, monkeypatch: Any, skew_minutes: int
 ) -> None:
-    """Two instances whose clocks differ must close voting at the same instant: a ballot and a
-    count go by the clock of the PostgreSQL they share, not by the instance's own."""
+    """Two instances whose clocks differ must close voting at the same instant: the pages, the
+    ballot and the count go by the clock of the PostgreSQL they share, not by the instance's."""
+    import sys
     from datetime import timedelta
 
-    from portal.budgeting import phases
+    import portal.database
     from portal.budgeting.models import Round
     from portal.database import utcnow
-    from portal.voting import services
     from portal.voting.ballots import Section
     from portal.voting.services import Voter, VoteRefused, cast_ballot, compute_results
+    from tests.voting.conftest import check_in, vote
 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite runs on the one machine whose clock every request reads")
     vr = voting_round(method="approval", min_selections=1, max_selections=1, districts=False)
     project = next(iter(vr.projects.values())).id
     round_ = db.session.get(Round, vr.round.id)
-    # Voting closes a minute after now (instance ahead) or closed a minute ago (behind).
+    # Voting closes a minute after now (this instance runs ahead) or closed a minute ago (behind).
     round_.results_start = utcnow() + timedelta(minutes=1 if skew_minutes > 0 else -1)
     db.session.commit()
     skewed = utcnow() + timedelta(minutes=skew_minutes)
-    monkeypatch.setattr(services, "utcnow", lambda: skewed)
-    monkeypatch.setattr(phases, "utcnow", lambda: skewed)
-    voter = Voter(round_.id, "hash-at-closing-time", None, "30-44", self_declared=True)
+    real = portal.database.utcnow
+    for module in list(sys.modules.values()):  # this instance's clock, wherever it is read
+        if getattr(module, "__name__", "").startswith("portal") and (
+            getattr(module, "utcnow", None) is real
+        ):
+            monkeypatch.setattr(module, "utcnow", lambda: skewed)
+    resident = vr.residents[0]
     if skew_minutes < 0:  # this instance thinks voting is still open: it has closed
+        page = client.get(f"{vr.base}/votar").get_data(as_text=True)
+        assert "La votación no está abierta" in page
+        assert check_in(client, vr, resident).status_code == 200  # the closed page again
+        voter = Voter(round_.id, "hash-at-closing-time", None, "30-44", self_declared=True)
         with pytest.raises(VoteRefused) as refused:
             cast_ballot(db.session, round_, voter, {"comuna": Section({project: 1})})
         assert refused.value.code == "closed"
         assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
     else:  # this instance thinks voting has closed: it is still open
-        cast_ballot(db.session, round_, voter, {"comuna": Section({project: 1})})
+        assert check_in(client, vr, resident).status_code == 302
+        assert client.get(f"{vr.base}/papeleta").status_code == 200
+        sent = vote(client, vr, [("comuna-p", str(project))])
+        assert sent.status_code == 302 and sent.headers["Location"].endswith("/voto-registrado")
         with pytest.raises(VoteRefused) as refused:
             compute_results(db.session, db.session.get(Round, vr.round.id))
         assert refused.value.code == "voting-not-closed"
         db.session.rollback()
         assert db.session.get(Round, vr.round.id).results_computed_at is None
+        assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
