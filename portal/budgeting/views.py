@@ -20,7 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import contains_eager, lazyload, selectinload
 from werkzeug.wrappers import Response
 
@@ -70,7 +70,7 @@ from portal.budgeting.services import (
     update_rules,
     withdraw_proposal,
 )
-from portal.database import REQUEST_CLOCK, UTCDateTime
+from portal.database import REQUEST_CLOCK, database_clock
 from portal.extensions import db
 from portal.geo.models import Municipality
 from portal.geo.services import municipality_by_slug
@@ -99,7 +99,7 @@ def public_round_statement(with_clock: bool = False) -> Select[Any]:
     ``with_clock`` adds the database's clock as a second column (PostgreSQL)."""
     columns: list[Any] = [Round]
     if with_clock:
-        columns.append(func.clock_timestamp(type_=UTCDateTime()))
+        columns.append(database_clock())
     return (
         select(*columns)
         .join(Round.municipality)

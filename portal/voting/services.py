@@ -41,7 +41,7 @@ from portal.budgeting.models import (
 )
 from portal.budgeting.phases import current_phase
 from portal.budgeting.services import ballot_projects, take_sqlite_writer_lock
-from portal.database import UTCDateTime, database_now, utcnow
+from portal.database import database_clock, database_now, utcnow
 from portal.rut import InvalidRut, keyed_hash, normalize_rut
 from portal.voting.ballots import Method as BallotMethod
 from portal.voting.ballots import Option, Problem, Rules, Section, check_section
@@ -123,10 +123,17 @@ def voter_hash_of(rut: str) -> str | None:
         return None
 
 
-def _census_voter(round_: Round, entry: CensusEntry) -> Voter:
-    age = age_on(entry.birth_date, age_reference(round_)) if entry.birth_date else None
+def _census_age(round_: Round, birth_date: date | None) -> int | None:
+    """Return a census voter's age for the round (None without a birth date); too young to
+    vote raises VoteRefused('too-young')."""
+    age = age_on(birth_date, age_reference(round_)) if birth_date else None
     if age is not None and age < round_.min_age:
         raise VoteRefused("too-young", age=round_.min_age)
+    return age
+
+
+def _census_voter(round_: Round, entry: CensusEntry) -> Voter:
+    age = _census_age(round_, entry.birth_date)
     if (
         entry.district_id is None
         and round_.districts
@@ -150,12 +157,11 @@ def _still_eligible(
     if entry is None or voter.self_declared:
         raise VoteRefused("census-changed")
     birth_date, district_id = entry
-    age = age_on(birth_date, age_reference(round_)) if birth_date else None
-    if (
-        district_id != voter.district_id
-        or age_band(age) != voter.age_band
-        or (age is not None and age < round_.min_age)
-    ):
+    try:
+        age = _census_age(round_, birth_date)
+    except VoteRefused:
+        raise VoteRefused("census-changed") from None
+    if district_id != voter.district_id or age_band(age) != voter.age_band:
         raise VoteRefused("census-changed")
 
 
@@ -540,7 +546,7 @@ def _touch_and_lock_statement(touch: Any) -> Any:
             census.c.id,
             census.c.birth_date,
             census.c.district_id,
-            func.clock_timestamp(type_=UTCDateTime()),
+            database_clock(),
         )
         .select_from(
             locked.outerjoin(touched, true()).outerjoin(
