@@ -39,6 +39,11 @@ ADD1_BLOCK = 16  # add1 runs computed together, from the highest share down
 SERIAL_BLOCKS = (4, 8)  # the first add1 blocks, computed in the calling process
 # add1 spreads its later runs over worker processes (option jobs) once a run takes this long (s)
 SPREAD_MIN_RUN = 0.0005
+# Approval runs use NumPy (if installed) when the candidates have at least this many supporters
+# on average (below, its cost per call outweighs the Python loops it saves) and NUMPY_MIN_TOTAL
+# in all (below, a whole run takes well under a millisecond: importing NumPy would cost more).
+NUMPY_MIN_VOTERS = 100
+NUMPY_MIN_TOTAL = 5000
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -363,6 +368,109 @@ def _price_low(low: list, zeros: int, cost: float, total: int) -> float:
     return (cost - paid[lo]) / (rest - lo)
 
 
+# The two numeric halves of a lean approval run (``_MES._fast``), over the voters' budgets as
+# floats: ``price(i, target)`` answers None if the supporters of project i cannot afford it, a
+# float bound on its effective votes if they are below ``target``, or (effective votes, price
+# per supporter, whether that is exact) otherwise; ``pay(i, rho)`` takes the price from them.
+# Both kernels make the same decisions; NumPy's sums may round differently in the last bits,
+# which the 1e-9 tolerance of every decision covers (closer calls go to the exact run).
+def _python_kernel(mes: _MES, b0: float) -> tuple[Callable, Callable]:
+    budgets = [b0] * len(mes.prof.ballots)
+    getx, W, fcost, sup = mes.getx, mes.W, mes.fcost, mes.prof.sup
+
+    def price(i: int, target: float) -> object:
+        cost = fcost[i]
+        bud = getx[i](budgets)  # one entry per voter
+        money = sum(bud)
+        if abs(money - cost) <= TOL * cost:
+            raise _NeedExact
+        if money < cost:
+            return None
+        Wi = W[i]
+        if target > 0:
+            # E reaches the target only if the price is at most cost / target, i.e. if the
+            # supporters can raise the cost at that price
+            top_rho = cost / (target * (1 - TOL))
+            low = [x for x in bud if x < top_rho]
+            short = Wi - len(low)
+            raised = sum(low) + top_rho * short
+            if raised < cost:  # one Newton step from below bounds the price
+                return cost / (top_rho + (cost - raised) / short)
+        else:
+            low = bud
+        pos = sorted(filter(None, low))
+        zeros = len(low) - len(pos)
+        rho = cost / Wi
+        if not zeros and (not pos or pos[0] >= rho):  # everyone pays cost / W
+            return Wi, rho, True
+        rho = _price_low(pos, zeros, cost, Wi)
+        return cost / rho, rho, False
+
+    def pay(i: int, rho: float) -> None:
+        for j in sup[i]:
+            bj = budgets[j]
+            budgets[j] = bj - rho if bj > rho else 0.0
+
+    return price, pay
+
+
+def _numpy_kernel(mes: _MES, b0: float) -> tuple[Callable, Callable]:
+    """``_python_kernel`` with the budgets in a NumPy array: each step is a few calls over the
+    supporters at once instead of a Python loop over them."""
+    np = mes.np
+    budgets = np.full(len(mes.prof.ballots), b0)
+    voters, ballots, steps = mes.np_voters, mes.np_ballots, mes.np_steps
+    W, fcost = mes.W, mes.fcost
+    floor, total, running = np.maximum, np.add.reduce, np.add.accumulate
+    paid = np.zeros(len(steps) + 1)  # paid[k]: what the k poorest supporters have
+
+    def price(i: int, target: float) -> object:
+        cost = fcost[i]
+        bud = budgets[voters[i]]  # one entry per voter
+        money = float(total(bud))
+        if abs(money - cost) <= TOL * cost:
+            raise _NeedExact
+        if money < cost:
+            return None
+        Wi = W[i]
+        if target > 0:
+            top_rho = cost / (target * (1 - TOL))
+            low = bud[bud < top_rho]
+            short = Wi - low.size
+            raised = float(total(low)) + top_rho * short
+            if raised < cost:
+                return cost / (top_rho + (cost - raised) / short)
+        else:
+            low = bud
+        pos = low[low > 0.0]
+        pos.sort()
+        zeros = low.size - pos.size
+        rho = cost / Wi
+        if not zeros and (not pos.size or pos[0] >= rho):
+            return Wi, rho, True
+        # _price_low at every k at once: the first k whose voter can pay (cost - what the k
+        # poorer ones paid) / (the others)
+        rest = Wi - zeros
+        n = k = pos.size
+        if n:
+            running(pos, out=paid[1 : n + 1])
+            can = pos >= (cost - paid[:n]) / (rest - steps[:n])
+            k = int(can.argmax())
+            if not can[k]:
+                k = n
+        rho = (cost - float(paid[k])) / (rest - k)
+        return cost / rho, rho, False
+
+    def pay(i: int, rho: float) -> None:
+        # b - rho where b > rho, else 0: b - rho is positive exactly when b > rho
+        s = ballots[i]
+        b = budgets[s]
+        b -= rho
+        budgets[s] = floor(b, 0.0, out=b)
+
+    return price, pay
+
+
 class _MES:
     """MES over a profile. Approval ballots use cost utilities (a supporter's utility is the
     project's cost, so the project bought is the one with the most effective votes, i.e. the
@@ -394,6 +502,29 @@ class _MES:
         self.rank = [0] * m
         for q, i in enumerate(self.by_rank):
             self.rank[i] = q
+        self.kernel = _python_kernel
+        supporters = sum(self.W[i] for i in self.cands)
+        if (
+            prof.approval
+            and self.cands
+            and supporters >= NUMPY_MIN_VOTERS * len(self.cands)
+            and supporters >= NUMPY_MIN_TOTAL
+        ):
+            self._use_numpy()
+
+    def _use_numpy(self) -> bool:
+        """Make the lean approval runs use NumPy, if it is installed."""
+        try:
+            import numpy as np
+        except ImportError:  # pure Python it is
+            return False
+        self.np = np
+        sup, mult_of = self.prof.sup, self.mult_of
+        self.np_ballots = [np.array(s, dtype=np.intp) for s in sup]
+        self.np_voters = [np.repeat(b, ms) for b, ms in zip(self.np_ballots, mult_of, strict=True)]
+        self.np_steps = np.arange(max(self.W, default=0) + 1, dtype=np.float64)
+        self.kernel = _numpy_kernel
+        return True
 
     def selected(self, per_voter: Number, hint: list | None = None) -> tuple[list[int], list]:
         """The projects MES buys at ``per_voter``, in order (what ``run`` selects), and a trace
@@ -425,11 +556,7 @@ class _MES:
         most as much left at the lower share, so every price is at least as high (effective
         votes at most as many) and a project unaffordable at the higher share is unaffordable
         at the lower one too. A hint is applied lazily, to the entries that reach the top."""
-        prof = self.prof
         W = self.W
-        getx = self.getx
-        sup = prof.sup
-        fcost = self.fcost
         rank = self.rank
         by_rank = self.by_rank
         own = [-1.0] * len(by_rank)
@@ -439,7 +566,7 @@ class _MES:
             own[q] = float(W[i])
             heap.append((-W[i], q))
         heapify(heap)
-        budgets = [b0] * len(prof.ballots)
+        price, pay = self.kernel(self, b0)
         selected: list[int] = []
         follow = bool(hint)
         hb: list = []
@@ -466,47 +593,21 @@ class _MES:
                         own[q] = h
                         heappush(heap, (-h, q))
                         continue
-                i = by_rank[q]
-                cost = fcost[i]
-                bud = getx[i](budgets)  # one entry per voter
-                money = sum(bud)
-                if abs(money - cost) <= TOL * cost:
-                    raise _NeedExact
-                if money < cost:
-                    own[q] = -1.0
-                    continue  # never affordable again in this run
-                Wi = W[i]
                 # the target: the best so far, or else the next bound on the heap (a
                 # candidate below it cannot be bought before the next one is evaluated)
                 target = bestE if bestE is not None else (-heap[0][0] * FIRST_TARGET if heap else 0)
-                if target > 0:
-                    # E reaches the target only if the price is at most cost / target, i.e. if
-                    # the supporters can raise the cost at that price
-                    top_rho = cost / (target * (1 - TOL))
-                    low = [x for x in bud if x < top_rho]
-                    short = Wi - len(low)
-                    raised = sum(low) + top_rho * short
-                    if raised < cost:
-                        # below the target; one Newton step from below bounds the price
-                        bound = cost / (top_rho + (cost - raised) / short)
-                        own[q] = bound
-                        if bestE is None:
-                            heappush(heap, (-bound, q))
-                        else:
-                            seen.append((-bound, q))
-                        continue
-                else:
-                    low = bud
-                pos = sorted(filter(None, low))
-                zeros = len(low) - len(pos)
-                rho = cost / Wi
-                if not zeros and (not pos or pos[0] >= rho):  # everyone pays cost / W
-                    E: float = Wi
-                    is_exact = True
-                else:
-                    rho = _price_low(pos, zeros, cost, Wi)
-                    E = cost / rho
-                    is_exact = False
+                found = price(by_rank[q], target)
+                if found is None:  # never affordable again in this run
+                    own[q] = -1.0
+                    continue
+                if type(found) is not tuple:  # below the target: ``found`` bounds it
+                    own[q] = found
+                    if bestE is None:
+                        heappush(heap, (-found, q))
+                    else:
+                        seen.append((-found, q))
+                    continue
+                E, rho, is_exact = found
                 own[q] = E
                 entry = (-E, q)
                 seen.append(entry)
@@ -548,9 +649,7 @@ class _MES:
                     heap = rekeyed
                     heapify(heap)
             selected.append(w)
-            for j in sup[w]:
-                bj = budgets[j]
-                budgets[j] = bj - win_rho if bj > win_rho else 0.0
+            pay(w, win_rho)
         return selected
 
     def run(self, per_voter: Number, exclude: Sequence[int] = ()) -> _Run:

@@ -2,6 +2,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 from fractions import Fraction
 
 import pytest
@@ -12,7 +13,7 @@ from portal.core.cli import pb
 from portal.core.pabulib import read_pb
 from portal.core.rules import _MES, Profile, _NeedExact, tally
 
-from .conftest import data_file
+from .conftest import KERNELS, data_file, kernel
 
 
 def published(inst):
@@ -128,10 +129,13 @@ def test_cli_check_lists_problems_and_exits_1(tmp_path):
         "Poland_Warszawa_2026_Rembertow.pb",
     ],
 )
-def test_mes_fast_path_buys_what_a_full_run_buys(name):
+@pytest.mark.parametrize("numeric", KERNELS)
+def test_mes_fast_path_buys_what_a_full_run_buys(name, numeric):
     # the add1 search uses a float run that returns only the projects bought
     prof = Profile(read_pb(data_file(name)))
-    mes = _MES(prof)
+    with kernel(numeric):
+        mes = _MES(prof)
+    assert mes.kernel is getattr(rules, f"_{numeric}_kernel")
     share = Fraction(prof.budget, prof.n_voters)
     for k in (0, 1, 2, 7, 30, 61, 150, 333):
         full = mes.run(share + k).selected
@@ -219,3 +223,19 @@ def test_cli_tally_jobs(monkeypatch):
     assert set(json.loads(two.output)["selected"]) == published(read_pb(path))
     bad = runner.invoke(pb, ["tally", path, "--rule", "mes-add1", "--jobs", "0"])
     assert bad.exit_code == 2 and "--jobs" in bad.output
+
+
+def test_large_approval_files_use_numpy_and_the_engine_runs_without_it(monkeypatch):
+    # NumPy speeds the add1 search where candidates have many supporters; without it the
+    # engine is pure Python and reaches the same outcome
+    inst = read_pb(data_file("Poland_Swiecie_2023.pb"))
+    assert _MES(Profile(inst)).kernel is rules._numpy_kernel
+    small = read_pb(data_file("Netherlands_Assen_2024.pb"))
+    assert _MES(Profile(small)).kernel is rules._python_kernel
+    with_numpy = tally(inst, "mes-add1")
+    monkeypatch.setitem(sys.modules, "numpy", None)  # as if it were not installed
+    assert _MES(Profile(inst)).kernel is rules._python_kernel
+    without = tally(inst, "mes-add1")
+    assert without.selected == with_numpy.selected
+    assert set(without.selected) == published(inst)
+    assert without.info["add1_steps"] == with_numpy.info["add1_steps"] > 0

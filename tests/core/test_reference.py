@@ -3,11 +3,15 @@ aggregation, no lazy evaluation, no floating point."""
 
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from portal.core import rules
 from portal.core.model import Project, Voter, make_instance
 from portal.core.rules import _MES, Profile, tally
+
+from .conftest import KERNELS, kernel
 
 
 # --- reference ------------------------------------------------------------------------------
@@ -169,6 +173,7 @@ def test_greedy_no_skip_flag_matches_rule(inst):
     assert tally(inst, "greedy", no_skip=True).selected == ref_tally(inst, "greedy-no-skip")
 
 
+@pytest.mark.parametrize("numeric", KERNELS)
 @SETTINGS
 @given(
     instances(),
@@ -176,11 +181,12 @@ def test_greedy_no_skip_flag_matches_rule(inst):
     st.booleans(),
     st.booleans(),
 )
-def test_mes_matches_reference(inst, rule, keep_raising, comparison):
+def test_mes_matches_reference(numeric, inst, rule, keep_raising, comparison):
     options = {"comparison": comparison}
     if rule != "mes":
         options["keep_raising"] = keep_raising
-    result = tally(inst, rule, **options)
+    with kernel(numeric):
+        result = tally(inst, rule, **options)
     assert result.selected == ref_tally(
         inst, rule, keep_raising=keep_raising, comparison=comparison
     )
@@ -224,11 +230,14 @@ def approval_instances(draw):
     )
 
 
+@pytest.mark.parametrize("numeric", KERNELS)
 @SETTINGS
 @given(approval_instances())
-def test_mes_fast_path_matches_exact_runs(inst):
+def test_mes_fast_path_matches_exact_runs(numeric, inst):
     prof = Profile(inst)
-    mes = _MES(prof)
+    with kernel(numeric):
+        mes = _MES(prof)
+    assert mes.kernel is getattr(rules, f"_{numeric}_kernel")
     share = Fraction(prof.budget, prof.n_voters)
     hint: list = []
     for k in range(8, -1, -1):
