@@ -502,18 +502,26 @@ class _MES:
         self.rank = [0] * m
         for q, i in enumerate(self.by_rank):
             self.rank[i] = q
-        self.kernel = _python_kernel
         supporters = sum(self.W[i] for i in self.cands)
-        if (
+        self._kernel: Callable | None = None
+        self._numpy_wanted = (
             prof.approval
-            and self.cands
+            and bool(self.cands)
             and supporters >= NUMPY_MIN_VOTERS * len(self.cands)
             and supporters >= NUMPY_MIN_TOTAL
-        ):
-            self._use_numpy()
+        )
+
+    @property
+    def kernel(self) -> Callable:
+        """The numeric kernel of the lean runs, made at the first one (a rule without the add1
+        search never needs it): NumPy's where it pays and is installed, else pure Python."""
+        if self._kernel is None:
+            self._kernel = (
+                _numpy_kernel if self._numpy_wanted and self._use_numpy() else _python_kernel
+            )
+        return self._kernel
 
     def _use_numpy(self) -> bool:
-        """Make the lean approval runs use NumPy, if it is installed."""
         try:
             import numpy as np
         except ImportError:  # pure Python it is
@@ -523,7 +531,6 @@ class _MES:
         self.np_ballots = [np.array(s, dtype=np.intp) for s in sup]
         self.np_voters = [np.repeat(b, ms) for b, ms in zip(self.np_ballots, mult_of, strict=True)]
         self.np_steps = np.arange(max(self.W, default=0) + 1, dtype=np.float64)
-        self.kernel = _numpy_kernel
         return True
 
     def selected(self, per_voter: Number, hint: list | None = None) -> tuple[list[int], list]:
