@@ -111,9 +111,15 @@ def main() -> None:
     )
     args = ap.parse_args()
     rules = args.rules.split(",")
+    try:  # the engine's add1 search uses NumPy where it is installed (pure Python otherwise)
+        from importlib.metadata import version
+
+        numpy = f"NumPy {version('numpy')}"
+    except Exception:  # noqa: BLE001 - any failure means it is not there
+        numpy = "no NumPy"
     print(
         f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}; pabutools cap {args.cap:g} s per run"
+        f"Python {platform.python_version()}, {numpy}; pabutools cap {args.cap:g} s per run"
     )
     print(
         "| file | rule | ours, 1 process: wall (CPU), peak RSS (projects / cost) | "
