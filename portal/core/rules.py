@@ -17,6 +17,7 @@ from heapq import heapify, heappop, heappush
 from itertools import accumulate, chain, repeat
 from operator import itemgetter, mul
 from time import perf_counter
+from typing import Any
 
 from portal.core.model import Instance, Number, VoteType, format_number, paused_gc
 
@@ -368,20 +369,35 @@ def _price_low(low: list, zeros: int, cost: float, total: int) -> float:
     return (cost - paid[lo]) / (rest - lo)
 
 
-# The two numeric halves of a lean approval run (``_MES._fast``), over the voters' budgets as
-# floats: ``price(i, target)`` answers None if the supporters of project i cannot afford it, a
-# float bound on its effective votes if they are below ``target``, or (effective votes, price
-# per supporter, whether that is exact) otherwise; ``pay(i, rho)`` takes the price from them.
-# Both kernels make the same decisions; NumPy's sums may round differently in the last bits,
-# which the 1e-9 tolerance of every decision covers (closer calls go to the exact run).
-def _python_kernel(mes: _MES, b0: float) -> tuple[Callable, Callable]:
-    budgets = [b0] * len(mes.prof.ballots)
-    getx, W, fcost, sup = mes.getx, mes.W, mes.fcost, mes.prof.sup
+# The two numeric halves of a lean approval run (``_MES._fast``) over the voters' budgets as
+# floats, made by a kernel for each run: ``price(i, target)`` answers None if the supporters of
+# project i cannot afford it, a float bound on its effective votes if they are below ``target``,
+# or (effective votes, price per supporter, whether that is exact) otherwise; ``pay(i, rho)``
+# takes the price from them. The two kernels (pure Python, NumPy) share ``_pricer`` and differ
+# only in how they gather, add up, filter and sort budgets. Their figures may differ in the last
+# bits (NumPy adds up in another order, and at an exact boundary between two numbers of capped
+# voters it may take the other, equal price): far inside the 1e-9 tolerance of every decision,
+# past which a run is redone in fractions, so both make the same decisions.
+Price = Callable[[int, float], "None | float | tuple[float, float, bool]"]
 
-    def price(i: int, target: float) -> object:
+
+def _pricer(
+    mes: _MES,
+    gather: Callable[[int], Sequence[float]],
+    total: Callable[[Sequence[float]], float],
+    below: Callable[[Sequence[float], float], Sequence[float]],
+    positives: Callable[[Sequence[float]], Sequence[float]],
+    price_low: Callable[[Sequence[float], int, float, int], float],
+) -> Price:
+    """``price`` over the budgets that ``gather(i)`` gives (one per supporter of project i):
+    ``below(budgets, x)`` keeps those under x, ``positives`` keeps the positive ones sorted,
+    ``price_low`` prices them as ``_price_low`` does."""
+    W, fcost = mes.W, mes.fcost
+
+    def price(i: int, target: float) -> None | float | tuple[float, float, bool]:
         cost = fcost[i]
-        bud = getx[i](budgets)  # one entry per voter
-        money = sum(bud)
+        bud = gather(i)
+        money = float(total(bud))
         if abs(money - cost) <= TOL * cost:
             raise _NeedExact
         if money < cost:
@@ -391,83 +407,86 @@ def _python_kernel(mes: _MES, b0: float) -> tuple[Callable, Callable]:
             # E reaches the target only if the price is at most cost / target, i.e. if the
             # supporters can raise the cost at that price
             top_rho = cost / (target * (1 - TOL))
-            low = [x for x in bud if x < top_rho]
+            low = below(bud, top_rho)
             short = Wi - len(low)
-            raised = sum(low) + top_rho * short
+            raised = float(total(low)) + top_rho * short
             if raised < cost:  # one Newton step from below bounds the price
                 return cost / (top_rho + (cost - raised) / short)
         else:
             low = bud
-        pos = sorted(filter(None, low))
+        pos = positives(low)
         zeros = len(low) - len(pos)
         rho = cost / Wi
-        if not zeros and (not pos or pos[0] >= rho):  # everyone pays cost / W
+        if not zeros and (not len(pos) or pos[0] >= rho):  # everyone pays cost / W
             return Wi, rho, True
-        rho = _price_low(pos, zeros, cost, Wi)
+        rho = price_low(pos, zeros, cost, Wi)
         return cost / rho, rho, False
+
+    return price
+
+
+def _python_kernel(mes: _MES, b0: float) -> tuple[Price, Callable[[int, float], None]]:
+    budgets = [b0] * len(mes.prof.ballots)
+    getx, sup = mes.getx, mes.prof.sup
 
     def pay(i: int, rho: float) -> None:
         for j in sup[i]:
             bj = budgets[j]
             budgets[j] = bj - rho if bj > rho else 0.0
 
+    price = _pricer(
+        mes,
+        gather=lambda i: getx[i](budgets),
+        total=sum,
+        below=lambda bud, x: [b for b in bud if b < x],
+        positives=lambda low: sorted(filter(None, low)),
+        price_low=_price_low,
+    )
     return price, pay
 
 
-def _numpy_kernel(mes: _MES, b0: float) -> tuple[Callable, Callable]:
+def _numpy_kernel(mes: _MES, b0: float) -> tuple[Price, Callable[[int, float], None]]:
     """``_python_kernel`` with the budgets in a NumPy array: each step is a few calls over the
     supporters at once instead of a Python loop over them."""
     np = mes.np
     budgets = np.full(len(mes.prof.ballots), b0)
     voters, ballots, steps = mes.np_voters, mes.np_ballots, mes.np_steps
-    W, fcost = mes.W, mes.fcost
-    floor, total, running = np.maximum, np.add.reduce, np.add.accumulate
+    maximum, running = np.maximum, np.add.accumulate
     paid = np.zeros(len(steps) + 1)  # paid[k]: what the k poorest supporters have
 
-    def price(i: int, target: float) -> object:
-        cost = fcost[i]
-        bud = budgets[voters[i]]  # one entry per voter
-        money = float(total(bud))
-        if abs(money - cost) <= TOL * cost:
-            raise _NeedExact
-        if money < cost:
-            return None
-        Wi = W[i]
-        if target > 0:
-            top_rho = cost / (target * (1 - TOL))
-            low = bud[bud < top_rho]
-            short = Wi - low.size
-            raised = float(total(low)) + top_rho * short
-            if raised < cost:
-                return cost / (top_rho + (cost - raised) / short)
-        else:
-            low = bud
+    def positives(low: Any) -> Any:
         pos = low[low > 0.0]
         pos.sort()
-        zeros = low.size - pos.size
-        rho = cost / Wi
-        if not zeros and (not pos.size or pos[0] >= rho):
-            return Wi, rho, True
+        return pos
+
+    def price_low(pos: Any, zeros: int, cost: float, Wi: int) -> float:
         # _price_low at every k at once: the first k whose voter can pay (cost - what the k
         # poorer ones paid) / (the others)
         rest = Wi - zeros
-        n = k = pos.size
+        n = k = len(pos)
         if n:
             running(pos, out=paid[1 : n + 1])
             can = pos >= (cost - paid[:n]) / (rest - steps[:n])
             k = int(can.argmax())
             if not can[k]:
                 k = n
-        rho = (cost - float(paid[k])) / (rest - k)
-        return cost / rho, rho, False
+        return (cost - float(paid[k])) / (rest - k)
 
     def pay(i: int, rho: float) -> None:
         # b - rho where b > rho, else 0: b - rho is positive exactly when b > rho
         s = ballots[i]
         b = budgets[s]
         b -= rho
-        budgets[s] = floor(b, 0.0, out=b)
+        budgets[s] = maximum(b, 0.0, out=b)
 
+    price = _pricer(
+        mes,
+        gather=lambda i: budgets[voters[i]],
+        total=np.add.reduce,
+        below=lambda bud, x: bud[bud < x],
+        positives=positives,
+        price_low=price_low,
+    )
     return price, pay
 
 
@@ -517,11 +536,13 @@ class _MES:
         search never needs it): NumPy's where it pays and is installed, else pure Python."""
         if self._kernel is None:
             self._kernel = (
-                _numpy_kernel if self._numpy_wanted and self._use_numpy() else _python_kernel
+                _numpy_kernel
+                if self._numpy_wanted and self._build_numpy_arrays()
+                else _python_kernel
             )
         return self._kernel
 
-    def _use_numpy(self) -> bool:
+    def _build_numpy_arrays(self) -> bool:
         try:
             import numpy as np
         except ImportError:  # pure Python it is
@@ -549,8 +570,8 @@ class _MES:
         """A float MES run for approval ballots (cost utilities) that returns only the
         projects bought, with the same decisions as ``_run``: candidates come off a heap keyed
         by an upper bound on their effective votes (their last value: a price never falls
-        within a run), and a price is found by binary search over the supporters' sorted
-        budgets. Raises _NeedExact when a decision is within the tolerance of a tie.
+        within a run), and are priced and paid for by the run's kernel (``_python_kernel`` or
+        ``_numpy_kernel``). Raises _NeedExact when a decision is within the tolerance of a tie.
 
         Heap entries are (-bound, rank) with ``rank`` the project's place in the tie-break
         order, so equal bounds pop in that order. ``own[rank]`` mirrors the key each live
@@ -573,7 +594,7 @@ class _MES:
             own[q] = float(W[i])
             heap.append((-W[i], q))
         heapify(heap)
-        price, pay = self.kernel(self, b0)
+        price, pay = self.kernel(self, b0)  # over fresh budgets of b0 each
         selected: list[int] = []
         follow = bool(hint)
         hb: list = []
@@ -892,6 +913,7 @@ def _spread_blocks(mes: _MES, share: Fraction, k: int, jobs: int) -> Iterator[li
 
     A pool whose worker dies would wait for that block for ever: while waiting, this checks
     that every worker it started is still alive, and raises _WorkerLost otherwise."""
+    mes.kernel  # noqa: B018 - made (NumPy's arrays built) once here, inherited by the workers
     before = {p.pid for p in multiprocessing.active_children()}
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         workers = {p.pid for p in multiprocessing.active_children()} - before

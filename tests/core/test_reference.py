@@ -243,3 +243,44 @@ def test_mes_fast_path_matches_exact_runs(numeric, inst):
     for k in range(8, -1, -1):
         sel, hint = mes.selected(share + k, hint)
         assert sel == mes._run(share + k, exact=True, exclude=()).selected
+
+
+def _priced(price, i, target):
+    try:
+        return price(i, target)
+    except rules._NeedExact:
+        return "exact"
+
+
+@SETTINGS
+@given(
+    approval_instances(),
+    st.lists(st.tuples(st.integers(0, 11), st.floats(0.05, 3.0)), max_size=8),
+    st.floats(0.0, 1.2),
+)
+def test_both_kernels_price_and_pay_alike(inst, pays, fraction):
+    # the same payments taken by both kernels leave the same budgets, and every candidate then
+    # gets the same answer from both: unaffordable, a bound below the target, or its price
+    prof = Profile(inst)
+    mes = _MES(prof)
+    assert mes._build_numpy_arrays()
+    share = prof.budget / prof.n_voters
+    py_price, py_pay = rules._python_kernel(mes, share)
+    np_price, np_pay = rules._numpy_kernel(mes, share)
+    for i, f in pays:
+        i %= len(prof.ids)
+        if prof.sup[i]:
+            py_pay(i, share * f)
+            np_pay(i, share * f)
+    for i in mes.cands:
+        for target in (0, mes.W[i] * fraction):
+            a, b = _priced(py_price, i, target), _priced(np_price, i, target)
+            assert type(a) is type(b), (a, b)
+            if isinstance(a, tuple):
+                assert a[2] == b[2]
+                assert a[0] == pytest.approx(b[0], rel=1e-12)
+                assert a[1] == pytest.approx(b[1], rel=1e-12)
+            elif isinstance(a, float):
+                assert a == pytest.approx(b, rel=1e-12)
+            else:
+                assert a == b
