@@ -23,7 +23,7 @@ from portal.budgeting.models import (
     Round,
 )
 from portal.budgeting.phases import current_phase, dates_in_order, next_step
-from portal.database import utcnow
+from portal.database import request_now, utcnow
 from portal.geo.models import Municipality
 
 ROUND_FIELDS = ["title", "description", "total_budget", "themes"] + [
@@ -111,8 +111,9 @@ def has_ballots(session: Session, round_: Round) -> bool:
 
 def rules_frozen(session: Session, round_: Round, now: datetime | None = None) -> bool:
     """Rules, budgets and the projects on the ballot are frozen once voting has opened or a
-    ballot exists (proposals are then neither reviewed, merged nor withdrawn)."""
-    now = now or utcnow()
+    ballot exists (proposals are then neither reviewed, merged nor withdrawn). By the
+    request's clock, as the round's phase is (`request_now`)."""
+    now = now or request_now()
     if round_.published_at is not None and round_.voting_start <= now:
         return True
     return has_ballots(session, round_)

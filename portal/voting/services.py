@@ -152,9 +152,11 @@ def _still_eligible(
     municipality may correct the census during voting), or a resident who declared themselves
     is in it now. The round's districts cannot change once voting is open, so a district the
     check accepted stays acceptable."""
-    if voter.self_declared and entry is None:
-        return
-    if entry is None or voter.self_declared:
+    if voter.self_declared:
+        if entry is None:
+            return
+        raise VoteRefused("census-changed")  # in the census now: checked against it
+    if entry is None:
         raise VoteRefused("census-changed")
     birth_date, district_id = entry
     try:
