@@ -48,10 +48,12 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     from portal.assets import init_assets
+    from portal.pagecache import init_page_cache
     from portal.security import init_security
 
     init_security(app)
     init_assets(app)
+    init_page_cache(app)
     return app
 
 

@@ -113,6 +113,11 @@ SETTINGS: list[Setting] = [
         "0",
         "How many reverse proxies (nginx, a load balancer) stand in front; their X-Forwarded-* headers are trusted so that rate limits see the real client address.",
     ),
+    Setting(
+        "PORTAL_PUBLIC_PAGE_CACHE_SECONDS",
+        "5",
+        "Seconds each worker keeps the home page and round pages as anonymous visitors see them (0: never). A change in the same process shows at once; other workers and instances show it within this time.",
+    ),
     Setting("PORTAL_DEFAULT_LOCALE", "es_CL", "Language of a visitor who has not chosen one."),
     Setting(
         "PORTAL_MAP_TILE_URL",
@@ -218,6 +223,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "INVITATION_DAYS": int(os.environ.get("PORTAL_INVITATION_DAYS", "7")),
         "RESET_HOURS": int(os.environ.get("PORTAL_RESET_HOURS", "2")),
         "TRUSTED_PROXIES": int(os.environ.get("PORTAL_TRUSTED_PROXIES", "0")),
+        "PUBLIC_PAGE_CACHE_SECONDS": float(os.environ.get("PORTAL_PUBLIC_PAGE_CACHE_SECONDS", "5")),
         "BABEL_DEFAULT_LOCALE": os.environ.get("PORTAL_DEFAULT_LOCALE", "es_CL"),
         "BABEL_DEFAULT_TIMEZONE": "America/Santiago",
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),

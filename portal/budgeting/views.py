@@ -74,6 +74,7 @@ from portal.database import REQUEST_CLOCK, database_clock
 from portal.extensions import db
 from portal.geo.models import Municipality
 from portal.geo.services import municipality_by_slug
+from portal.pagecache import cached_public_page, fresh_until
 from portal.pagination import paginate
 
 MAX_IMAGES = 3
@@ -174,9 +175,20 @@ def list_rounds(slug: str) -> str:
     )
 
 
+def _no_ballot_waiting(slug: str, round_id: int) -> bool:
+    from portal.voting.views import ballot_waiting
+
+    return not ballot_waiting(round_id)
+
+
 @bp.route("/<slug>/rondas/<int:round_id>")
+@cached_public_page(applies=_no_ballot_waiting)
 def show_round(slug: str, round_id: int) -> str:
-    """Show where a round stands, what comes next, its districts and its rules."""
+    """Show where a round stands, what comes next, its districts and its rules; while voting
+    is open, the eligibility check starts right here (one page fewer on a slow phone)."""
+    from portal.voting.forms import CheckForm
+    from portal.voting.views import ballot_waiting
+
     municipality, round_ = public_round_of(slug, round_id)
     counts = dict(
         db.session.execute(
@@ -185,15 +197,26 @@ def show_round(slug: str, round_id: int) -> str:
             .group_by(Proposal.status)
         ).all()
     )
+    phase = current_phase(round_)
+    upcoming = next_step(round_)
+    fresh_until(upcoming[1] if upcoming else None)
+    waiting = ballot_waiting(round_.id)
+    voting = phase == Phase.VOTING and round_.results_computed_at is None
     return render_template(
         "budgeting/round_show.html",
         municipality=municipality,
         round=round_,
-        phase=current_phase(round_),
-        upcoming=next_step(round_),
+        phase=phase,
+        upcoming=upcoming,
         steps=timeline(round_),
         counts=counts,
         themes=THEME_LABELS,
+        ballot_waiting=waiting,
+        check_form=(
+            CheckForm(formdata=None)
+            if voting and not waiting and not current_user.is_authenticated
+            else None
+        ),
     )
 
 

@@ -19,16 +19,18 @@ from werkzeug.wrappers import Response
 
 from portal.accounts.forms import ConfirmForm
 from portal.budgeting.models import Round
-from portal.budgeting.phases import current_phase
+from portal.budgeting.phases import current_phase, next_step
 from portal.database import utcnow
 from portal.extensions import db
 from portal.geo.models import Comuna, Municipality, Region
 from portal.geo.services import municipality_by_slug
+from portal.pagecache import cached_public_page, fresh_until
 from portal.public import bp
 from portal.urls import safe_next
 
 
 @bp.route("/")
+@cached_public_page()
 def home() -> str:
     """List the municipalities on the portal, by region from north to south."""
     rows = db.session.execute(
@@ -53,6 +55,9 @@ def home() -> str:
         )
         .order_by(Round.voting_start)
     ).all()
+    for round_ in active:  # the page shows each round's phase
+        upcoming = next_step(round_)
+        fresh_until(upcoming[1] if upcoming else None)
     return render_template(
         "public/home.html", by_region=by_region, active=active, phase_of=current_phase
     )

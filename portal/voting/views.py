@@ -124,11 +124,21 @@ def eligibility_limits(view: Any) -> Any:
 # ----------------------------------------------------------------------------- voter session
 
 
-def _voter(round_: Round) -> Voter | None:
-    data = session.get("voters", {}).get(str(round_.id))
+def _voter_data(round_id: int) -> dict[str, Any] | None:
+    data = session.get("voters", {}).get(str(round_id))
     if not data or data.get("t", 0) < time.time():
         return None
-    return Voter.from_session(round_.id, data)
+    return data
+
+
+def ballot_waiting(round_id: int) -> bool:
+    """Tell whether this browser holds an open voter session for the round."""
+    return _voter_data(round_id) is not None
+
+
+def _voter(round_: Round) -> Voter | None:
+    data = _voter_data(round_.id)
+    return None if data is None else Voter.from_session(round_.id, data)
 
 
 def _start_voter_session(voter: Voter) -> None:

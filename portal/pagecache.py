@@ -1,0 +1,148 @@
+"""Public pages as an anonymous visitor sees them, kept a few seconds in each process.
+
+On the last day of a round most requests are the same two pages (the home page and the round's
+page) for visitors who have not signed in. Each worker keeps the HTML of those pages for up to
+``PUBLIC_PAGE_CACHE_SECONDS`` and serves it without a query or a template:
+
+- A page is kept per path and language, and served only to whom it was made for: a GET without
+  a query string, from a visitor who has not signed in and has no message waiting, and whatever
+  else the view says its page depends on (`cached_public_page`'s ``applies``).
+- The one thing of the visitor's on such a page is the CSRF token of its forms: the page is kept
+  with a placeholder in its place, and each visitor gets their own token in it.
+- A page is kept no longer than the round phases it shows last: a view names the moment its
+  page goes out of date (`fresh_until`), e.g. the start of a round's next phase.
+- A commit that changes anything shown on public pages forgets every kept page of its process
+  at once (ballots and participations change none of them). Another process sees the change
+  when its copy expires, within ``PUBLIC_PAGE_CACHE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from itertools import chain
+from typing import Any
+
+from flask import Flask, current_app, g, has_app_context, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+# Made per process: it cannot be guessed, and no text of ours contains it.
+PLACEHOLDER = "csrf-placeholder-" + secrets.token_hex(16)
+STALE = "portal_public_pages_stale"
+
+clock: Callable[[], float] = time.time  # replaced in tests
+
+
+def _pages() -> dict[tuple[str, str], tuple[str, float]]:
+    """The pages this app keeps in this process (each app its own: tests make many)."""
+    return current_app.extensions["public_pages"]  # type: ignore[no-any-return]
+
+
+def forget_all() -> None:
+    """Forget every kept page of this process."""
+    if has_app_context():
+        _pages().clear()
+
+
+def fresh_until(moment: datetime | None) -> None:
+    """Say that the page being made goes out of date at ``moment`` (e.g. the next phase)."""
+    if moment is None:
+        return
+    until = moment.timestamp()
+    g.page_fresh_until = min(until, g.get("page_fresh_until", until))
+
+
+def _visitor_sees_the_common_page() -> bool:
+    return (
+        request.method == "GET"
+        and not request.query_string
+        and "_flashes" not in session
+        and not current_user.is_authenticated
+    )
+
+
+def cached_public_page(applies: Callable[..., bool] | None = None) -> Callable[[Any], Any]:
+    """Keep the page a view makes for anonymous visitors (see the module's docstring).
+
+    ``applies(**view_args)`` tells, for a request the rest allows, whether this visitor sees the
+    common page (False, say, for a voter whose ballot is waiting). A view that flashes a message
+    and shows it on the same page must not be kept this way."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(**kwargs: Any) -> Any:
+            seconds = current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]
+            if (
+                not seconds
+                or not _visitor_sees_the_common_page()
+                or (applies is not None and not applies(**kwargs))
+            ):
+                return view(**kwargs)
+            key = (request.path, str(get_locale()))
+            now = clock()
+            kept = _pages().get(key)
+            if kept is not None and kept[1] > now:
+                return kept[0].replace(PLACEHOLDER, generate_csrf())
+            field_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+            setattr(g, field_name, PLACEHOLDER)
+            try:
+                page = view(**kwargs)
+            finally:
+                g.pop(field_name, None)
+            if not isinstance(page, str):  # a redirect, an error, a page with its own status
+                return page
+            expires = min(now + seconds, g.get("page_fresh_until", now + seconds))
+            if expires > now:
+                _pages()[key] = (page, expires)
+            return page.replace(PLACEHOLDER, generate_csrf())
+
+        return wrapper
+
+    return decorator
+
+
+# Writes that no cached page shows: a ballot cast does not make the pages out of date.
+QUIET_TABLES = frozenset({"ballots", "ballot_choices", "participations", "audit_entries"})
+
+
+def _tables(objects: Any) -> set[str]:
+    return {getattr(type(o), "__tablename__", "") for o in objects}
+
+
+def init_page_cache(app: Flask) -> None:
+    """Forget kept pages when a commit changes what public pages show."""
+    app.config.setdefault("PUBLIC_PAGE_CACHE_SECONDS", 5)
+    app.extensions["public_pages"] = {}
+    if getattr(init_page_cache, "listening", False):
+        return
+    init_page_cache.listening = True  # type: ignore[attr-defined]
+
+    @event.listens_for(Session, "after_flush")
+    def note_flush(session: Session, _context: UOWTransaction) -> None:
+        if _tables(chain(session.new, session.dirty, session.deleted)) - QUIET_TABLES:
+            session.info[STALE] = True
+
+    @event.listens_for(Session, "do_orm_execute")
+    def note_statement(state: ORMExecuteState) -> None:
+        # insert(), update() and delete() sent through the session; text() is not looked at
+        # (the portal writes with it only to take SQLite's writer lock).
+        if state.is_insert or state.is_update or state.is_delete:
+            table = getattr(state.statement, "table", None)
+            if getattr(table, "name", "") not in QUIET_TABLES:
+                state.session.info[STALE] = True
+
+    @event.listens_for(Session, "after_commit")
+    def forget_on_commit(session: Session) -> None:
+        if session.info.pop(STALE, False):
+            forget_all()
+
+    @event.listens_for(Session, "after_rollback")
+    def drop_note(session: Session) -> None:
+        session.info.pop(STALE, None)

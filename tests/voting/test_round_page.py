@@ -1,0 +1,216 @@
+"""The round's page starts the eligibility check, and is kept a few seconds for anonymous
+visitors: served again without a query, each visitor with their own CSRF token, never a page
+made for someone else, never past a change or the next phase."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event, select
+
+from portal import pagecache
+from portal.budgeting.models import Ballot
+from portal.database import utcnow
+from tests.conftest import CSRF_RE, login
+from tests.voting.conftest import vote
+
+FORM_RE = re.compile(r'<form method="post" action="([^"]+/votar)"')
+
+
+@contextmanager
+def statements(app: Any) -> Iterator[list[str]]:
+    """Collect the SQL statements run inside the block."""
+    from portal.extensions import db
+
+    seen: list[str] = []
+
+    def note(*args: Any) -> None:
+        seen.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def token_of(page: str) -> str:
+    match = CSRF_RE.search(page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def check_from_round_page(client: Any, vr: Any, resident: Any) -> Any:
+    """Read the round's page, then send its eligibility form as a browser would."""
+    page = client.get(vr.base).get_data(as_text=True)
+    action = FORM_RE.search(page)
+    assert action and action.group(1) == f"{vr.base}/votar"
+    return client.post(
+        action.group(1),
+        data={
+            "csrf_token": token_of(page),
+            "rut": resident.rut,
+            "birth_date": resident.birth.isoformat(),
+        },
+    )
+
+
+def test_the_round_page_starts_the_eligibility_check(voting_round: Any, client: Any) -> None:
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    page = client.get(vr.base).get_data(as_text=True)
+    assert 'id="rut"' in page and 'id="birth_date"' in page
+    assert "Seguir a la papeleta" in page
+    checked = check_from_round_page(client, vr, vr.residents[0])
+    assert checked.status_code == 302 and checked.headers["Location"].endswith("/papeleta")
+    # Back on the round's page, the voter is sent on to their ballot, not asked again.
+    back = client.get(vr.base).get_data(as_text=True)
+    assert "Seguir a tu papeleta" in back and 'id="rut"' not in back
+
+
+def test_a_wrong_answer_from_the_round_page_gets_the_check_page_with_the_message(
+    voting_round: Any, client: Any
+) -> None:
+    vr = voting_round()
+    resident = vr.residents[0]
+    page = client.get(vr.base).get_data(as_text=True)
+    answer = client.post(
+        f"{vr.base}/votar",
+        data={"csrf_token": token_of(page), "rut": resident.rut, "birth_date": "1901-01-01"},
+    )
+    assert answer.status_code == 200
+    assert "No pudimos verificar" in answer.get_data(as_text=True)
+
+
+def test_anonymous_pages_are_served_again_without_a_query_each_with_its_own_token(
+    voting_round: Any, app: Any
+) -> None:
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    first, second = app.test_client(), app.test_client()
+    for path in ("/", vr.base):
+        with statements(app) as made:
+            one = first.get(path).get_data(as_text=True)
+        assert made, f"{path}: the first visit is made from the database"
+        with statements(app) as kept:
+            other = second.get(path).get_data(as_text=True)
+        assert kept == [], f"{path}: the second visit is served as kept"
+        assert token_of(one) != token_of(other)
+        assert CSRF_RE.sub("", one) == CSRF_RE.sub("", other)
+        assert pagecache.PLACEHOLDER not in other
+    # The second visitor's token is theirs: their check goes through.
+    checked = check_from_round_page(second, vr, vr.residents[1])
+    assert checked.status_code == 302 and checked.headers["Location"].endswith("/papeleta")
+    # And a token copied from someone else's page is refused.
+    stolen = token_of(first.get(vr.base).get_data(as_text=True))
+    third = app.test_client()
+    third.get(vr.base)
+    refused = third.post(
+        f"{vr.base}/votar",
+        data={"csrf_token": stolen, "rut": vr.residents[2].rut, "birth_date": "1962-03-03"},
+    )
+    assert refused.status_code == 400
+
+
+def test_a_change_shows_at_once_and_a_ballot_changes_nothing(
+    voting_round: Any, app: Any, db: Any
+) -> None:
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    visitor = app.test_client()
+    assert "Presupuesto participativo 2027" in visitor.get(vr.base).get_data(as_text=True)
+    vr.round.title = "Presupuesto participativo de los cerros"
+    db.session.commit()
+    assert "Presupuesto participativo de los cerros" in visitor.get(vr.base).get_data(as_text=True)
+    assert "Presupuesto participativo de los cerros" in visitor.get("/").get_data(as_text=True)
+
+    voter = app.test_client()
+    check_from_round_page(voter, vr, vr.residents[0])
+    project = vr.projects["Techado feria Cerro Alegre"].id
+    sent = vote(voter, vr, [(f"d{vr.districts[0].id}-p", str(project))])
+    assert sent.status_code == 302
+    assert db.session.scalar(select(Ballot.id).where(Ballot.round_id == vr.round.id))
+    with statements(app) as made:
+        app.test_client().get(vr.base)
+    assert made == [], "a ballot cast leaves the kept pages as they are"
+
+
+def test_pages_made_for_one_visitor_are_neither_kept_nor_served_to_them(
+    voting_round: Any, app: Any, factory: Any
+) -> None:
+    vr = voting_round()
+    anonymous = app.test_client()
+    assert 'id="rut"' in anonymous.get(vr.base).get_data(as_text=True)  # now kept
+
+    resident = app.test_client()
+    factory.user("vecina@example.cl")
+    login(resident, "vecina@example.cl")
+    resident.get("/")  # the welcome message is shown
+    signed_in = resident.get(vr.base).get_data(as_text=True)
+    assert "Mi cuenta" in signed_in and 'id="rut"' not in signed_in
+    assert f'href="{vr.base}/votar"' in signed_in  # the check page offers the account's RUT
+
+    voter = app.test_client()
+    check_from_round_page(voter, vr, vr.residents[0])
+    waiting = voter.get(vr.base).get_data(as_text=True)
+    assert "Seguir a tu papeleta" in waiting
+    # Leaving the ballot flashes a message on the round's page: that page is theirs only.
+    leave = voter.post(f"{vr.base}/salir", data={"csrf_token": token_of(waiting)})
+    assert leave.status_code == 302
+    assert "Saliste de la papeleta" in voter.get(vr.base).get_data(as_text=True)
+
+    again = app.test_client().get(vr.base).get_data(as_text=True)
+    for private in ("Mi cuenta", "Seguir a tu papeleta", "Saliste de la papeleta"):
+        assert private not in again
+    assert 'id="rut"' in again
+
+
+def test_each_language_and_query_gets_its_own_page(voting_round: Any, app: Any) -> None:
+    vr = voting_round()
+    spanish = app.test_client()
+    assert "Seguir a la papeleta" in spanish.get(vr.base).get_data(as_text=True)
+    english = app.test_client()
+    english.set_cookie("lang", "en")
+    page = english.get(vr.base).get_data(as_text=True)
+    assert "Continue to the ballot" in page and "Seguir a la papeleta" not in page
+    with statements(app) as made:
+        queried = app.test_client().get(vr.base + "?x=%3Cb%3E").get_data(as_text=True)
+    assert made, "a page with a query string is made for that request"
+    assert "<b>" not in queried
+
+
+def test_a_kept_page_expires_and_never_outlives_its_phase(
+    voting_round: Any, app: Any, db: Any, monkeypatch: Any
+) -> None:
+    vr = voting_round()
+    visitor = app.test_client()
+    visitor.get(vr.base)
+    seconds = app.config["PUBLIC_PAGE_CACHE_SECONDS"]
+    later = time.time() + seconds + 1
+    monkeypatch.setattr(pagecache, "clock", lambda: later)
+    with statements(app) as made:
+        visitor.get(vr.base)
+    assert made, "an expired page is made again"
+    monkeypatch.undo()
+
+    # Voting closes in a moment: the page kept now says "vote" only until then.
+    closes = utcnow() + timedelta(seconds=1)
+    vr.round.results_start = closes
+    db.session.commit()
+    assert 'id="rut"' in visitor.get(vr.base).get_data(as_text=True)
+    time.sleep(max(0.0, (closes - utcnow()).total_seconds()) + 0.2)
+    closed = visitor.get(vr.base).get_data(as_text=True)
+    assert 'id="rut"' not in closed and "Seguir a la papeleta" not in closed
+
+
+def test_no_page_is_kept_when_the_setting_is_zero(voting_round: Any, app: Any) -> None:
+    vr = voting_round()
+    app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 0
+    app.test_client().get(vr.base)
+    with statements(app) as made:
+        app.test_client().get(vr.base)
+    assert made
