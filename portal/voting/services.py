@@ -514,7 +514,15 @@ def _cast_statements() -> _CastStatements:
             site_id=bindparam("p_site_id", type_=participations.c.site_id.type),
         ),
         first_ballot_pg=_first_ballot_statement(),
-        touch_and_lock_pg=_touch_and_lock_statement(touch),
+        # On PostgreSQL the participation is stamped by the database's clock, as the ballot is.
+        touch_and_lock_pg=_touch_and_lock_statement(
+            touch.values(
+                voted_at=func.coalesce(
+                    bindparam("p_voted_at", type_=participations.c.voted_at.type),
+                    database_clock(),
+                )
+            )
+        ),
     )
 
 
@@ -632,25 +640,29 @@ def _cast_once(
     site_id: int | None,
     now: datetime | None,
 ) -> Cast:
-    moment = now or utcnow()
     statements = _cast_statements()
-    touch = {"p_round_id": round_id, "p_voter_hash": voter.voter_hash, "p_voted_at": moment}
+    touch = {"p_round_id": round_id, "p_voter_hash": voter.voter_hash}
     postgresql = session.get_bind().dialect.name == "postgresql"
     existing: Any
     entry: tuple | None = None
     if postgresql:
         round_, *held, census_id, birth_date, district_id, clock = session.execute(
-            statements.touch_and_lock_pg, touch
+            statements.touch_and_lock_pg, {**touch, "p_voted_at": now}
         ).one()
         existing = held if held[0] is not None else None
         if census_id is not None:
             entry = (birth_date, district_id)
+        # The ballot and its participation carry the database's clock, which every instance
+        # shares (see `database_now`), read under the round's lock: the clock that decides
+        # below whether voting is open.
+        moment = decided = now or clock
     else:
-        existing = session.execute(statements.touch_participation, touch).first()
+        moment = now or utcnow()
+        existing = session.execute(
+            statements.touch_participation, {**touch, "p_voted_at": moment}
+        ).first()
         round_ = lock_round(session, round_id, for_ballot=True)
-    # Under the lock, so that a count that began before this is seen; on PostgreSQL by the
-    # database's clock, which every instance shares (see `database_now`).
-    decided = now or (clock if postgresql else utcnow())
+        decided = now or utcnow()  # under the lock, so that a count that began before is seen
     if channel == "online" and not voting_open(round_, decided):
         raise VoteRefused("closed")
     if channel == "paper" and not paper_open(round_, decided):

@@ -345,6 +345,16 @@ def test_the_database_clock_closes_voting_for_every_instance(
         assert client.get(f"{vr.base}/papeleta").status_code == 200
         sent = vote(client, vr, [("comuna-p", str(project))])
         assert sent.status_code == 302 and sent.headers["Location"].endswith("/voto-registrado")
+        # Stamped by the database's clock too, not by this instance's (10 minutes ahead).
+        changed = vote(client, vr, [("comuna-p", str(project))])
+        assert changed.status_code == 302
+        database_time = db.session.scalar(select(func.clock_timestamp()))
+        stamps = [
+            db.session.scalar(select(Ballot.cast_at)),
+            db.session.scalar(select(Participation.voted_at)),
+        ]
+        for stamp in stamps:
+            assert abs(stamp - database_time) < timedelta(minutes=1), (stamp, database_time)
         with pytest.raises(VoteRefused) as refused:
             compute_results(db.session, db.session.get(Round, vr.round.id))
         assert refused.value.code == "voting-not-closed"
