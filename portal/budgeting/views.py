@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import contains_eager, lazyload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.wrappers import Response
 
 from portal.accounts.auth import login_required_view, municipal_staff_required
@@ -94,14 +95,17 @@ def public_municipality(slug: str) -> Municipality:
 
 
 @cache
-def public_round_statement(with_clock: bool = False) -> Select[Any]:
+def public_round_statement(with_clock: bool = False, with_districts: bool = False) -> Select[Any]:
     """Build once (on first use, when every model is mapped) the query the vote-day pages run on
     every request; SQLAlchemy then skips rebuilding it and its cache key. Values are bound.
-    ``with_clock`` adds the database's clock as a second column (PostgreSQL)."""
+    ``with_clock`` adds the database's clock as the last column (PostgreSQL); ``with_districts``
+    adds the round's districts as the second, a row each (one row with none)."""
     columns: list[Any] = [Round]
+    if with_districts:
+        columns.append(District)
     if with_clock:
         columns.append(database_clock())
-    return (
+    statement = (
         select(*columns)
         .join(Round.municipality)
         .options(contains_eager(Round.municipality))
@@ -112,22 +116,33 @@ def public_round_statement(with_clock: bool = False) -> Select[Any]:
             Municipality.active.is_(True),
         )
     )
+    if with_districts:
+        statement = statement.outerjoin(District, District.round_id == Round.id).order_by(
+            District.name
+        )
+    return statement
 
 
-def public_round_of(slug: str, round_id: int) -> tuple[Municipality, Round]:
+def public_round_of(
+    slug: str, round_id: int, *, districts: bool = False
+) -> tuple[Municipality, Round]:
     """Find a published round of an active municipality from a public URL, in one query, or 404.
 
     On PostgreSQL the same query reads the database's clock, which the rest of the request goes
-    by (`request_now`): every instance then says alike whether voting is open."""
+    by (`request_now`): every instance then says alike whether voting is open. ``districts``
+    loads the round's districts in the same query (the ballot needs them; a lazy load would
+    cost a second round trip)."""
     with_clock = db.session.get_bind().dialect.name == "postgresql"
-    row = db.session.execute(
-        public_round_statement(with_clock), {"round_id": round_id, "slug": slug}
-    ).one_or_none()
-    if row is None:
+    rows = db.session.execute(
+        public_round_statement(with_clock, districts), {"round_id": round_id, "slug": slug}
+    ).all()
+    if not rows:
         abort(404)
-    round_ = row[0]
+    round_ = rows[0][0]
+    if districts:
+        set_committed_value(round_, "districts", [row[1] for row in rows if row[1] is not None])
     if with_clock:
-        request.environ[REQUEST_CLOCK] = row[1]
+        request.environ[REQUEST_CLOCK] = rows[0][-1]
     return round_.municipality, round_
 
 

@@ -214,3 +214,33 @@ def test_no_page_is_kept_when_the_setting_is_zero(voting_round: Any, app: Any) -
     with statements(app) as made:
         app.test_client().get(vr.base)
     assert made
+
+
+def test_the_check_and_the_ballot_read_the_round_with_its_districts_at_once(
+    voting_round: Any, app: Any
+) -> None:
+    """A handful of queries per vote-day page: the districts come with the round."""
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    voter = app.test_client()
+    page = voter.get(vr.base).get_data(as_text=True)
+    resident = vr.residents[0]
+    with statements(app) as checking:
+        voter.post(
+            f"{vr.base}/votar",
+            data={
+                "csrf_token": token_of(page),
+                "rut": resident.rut,
+                "birth_date": resident.birth.isoformat(),
+            },
+        )
+    with statements(app) as showing:
+        ballot = voter.get(f"{vr.base}/papeleta").get_data(as_text=True)
+    assert "Cerro Alegre" in ballot and "Feria costera Playa Ancha" not in ballot
+    project = vr.projects["Techado feria Cerro Alegre"].id
+    with statements(app) as casting:
+        sent = vote(voter, vr, [(f"d{vr.districts[0].id}-p", str(project))])
+    assert sent.status_code == 302
+    for name, seen in (("check", checking), ("ballot", showing), ("cast", casting)):
+        alone = [s for s in seen if s.lstrip().upper().startswith("SELECT DISTRICTS.")]
+        assert alone == [], f"{name}: districts read apart from the round"
+    assert len(checking) <= 3 and len(showing) <= 5, (checking, showing)
