@@ -26,12 +26,14 @@ from functools import wraps
 from itertools import chain
 from typing import Any
 
-from flask import Flask, current_app, g, has_app_context, request, session
+from flask import Flask, current_app, g, has_app_context, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from portal.database import request_now
 
 # Made per process: it cannot be guessed, and no text of ours contains it.
 PLACEHOLDER = "csrf-placeholder-" + secrets.token_hex(16)
@@ -46,17 +48,24 @@ def _pages() -> dict[tuple[str, str], tuple[str, float]]:
 
 
 def forget_all() -> None:
-    """Forget every kept page of this process."""
-    if has_app_context():
-        _pages().clear()
+    """Forget every kept page of this process. The dict is replaced, not emptied: a page being
+    made meanwhile from what the database held before goes into the old one, never served."""
+    if has_app_context() and "public_pages" in current_app.extensions:
+        current_app.extensions["public_pages"] = {}
 
 
 def fresh_until(moment: datetime | None) -> None:
-    """Say that the page being made goes out of date at ``moment`` (e.g. the next phase)."""
+    """Say that the page being made goes out of date at ``moment`` (e.g. the next phase), a
+    time by the request's clock (`request_now`: the database's on PostgreSQL)."""
     if moment is None:
         return
-    until = moment.timestamp()
-    g.page_fresh_until = min(until, g.get("page_fresh_until", until))
+    left = (moment - request_now()).total_seconds()
+    g.page_fresh_for = min(left, g.get("page_fresh_for", left))
+
+
+def _forget_expired(pages: dict[tuple[str, str], tuple[str, float]], now: float) -> None:
+    for key in [k for k, (_page, expires) in pages.items() if expires <= now]:
+        pages.pop(key, None)
 
 
 def _visitor_sees_the_common_page() -> bool:
@@ -87,9 +96,13 @@ def cached_public_page(applies: Callable[..., bool] | None = None) -> Callable[[
                 return view(**kwargs)
             key = (request.path, str(get_locale()))
             now = clock()
-            kept = _pages().get(key)
+            pages = _pages()
+            kept = pages.get(key)
             if kept is not None and kept[1] > now:
                 return kept[0].replace(PLACEHOLDER, generate_csrf())
+            # One copy per page: /rondas/01 shows round 1 too, but is made, not kept.
+            if request.path != url_for(request.endpoint or "", **(request.view_args or {})):
+                return view(**kwargs)
             field_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
             setattr(g, field_name, PLACEHOLDER)
             try:
@@ -97,10 +110,15 @@ def cached_public_page(applies: Callable[..., bool] | None = None) -> Callable[[
             finally:
                 g.pop(field_name, None)
             if not isinstance(page, str):  # a redirect, an error, a page with its own status
-                return page
-            expires = min(now + seconds, g.get("page_fresh_until", now + seconds))
-            if expires > now:
-                _pages()[key] = (page, expires)
+                response = current_app.make_response(page)
+                if not response.is_streamed and response.mimetype == "text/html":
+                    body = response.get_data(as_text=True)
+                    response.set_data(body.replace(PLACEHOLDER, generate_csrf()))
+                return response
+            fresh_for = min(seconds, g.get("page_fresh_for", seconds))
+            if fresh_for > 0:
+                _forget_expired(pages, now)
+                pages[key] = (page, now + fresh_for)
             return page.replace(PLACEHOLDER, generate_csrf())
 
         return wrapper
@@ -108,7 +126,8 @@ def cached_public_page(applies: Callable[..., bool] | None = None) -> Callable[[
     return decorator
 
 
-# Writes that no cached page shows: a ballot cast does not make the pages out of date.
+# Writes that no cached page shows: a ballot cast does not make the pages out of date. Any other
+# write forgets the pages (a sign-in too): forgetting too much costs a page made again.
 QUIET_TABLES = frozenset({"ballots", "ballot_choices", "participations", "audit_entries"})
 
 
@@ -138,11 +157,14 @@ def init_page_cache(app: Flask) -> None:
             if getattr(table, "name", "") not in QUIET_TABLES:
                 state.session.info[STALE] = True
 
+    # A savepoint's end is not the transaction's: the note waits for the outer commit (and a
+    # savepoint rolled back keeps it: forgetting too much costs a page made again, no more).
     @event.listens_for(Session, "after_commit")
     def forget_on_commit(session: Session) -> None:
-        if session.info.pop(STALE, False):
+        if not session.in_nested_transaction() and session.info.pop(STALE, False):
             forget_all()
 
     @event.listens_for(Session, "after_rollback")
     def drop_note(session: Session) -> None:
-        session.info.pop(STALE, None)
+        if not session.in_nested_transaction():
+            session.info.pop(STALE, None)

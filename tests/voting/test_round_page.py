@@ -123,6 +123,7 @@ def test_a_change_shows_at_once_and_a_ballot_changes_nothing(
     vr = voting_round(method="approval", min_selections=1, max_selections=2)
     visitor = app.test_client()
     assert "Presupuesto participativo 2027" in visitor.get(vr.base).get_data(as_text=True)
+    assert "Presupuesto participativo 2027" in visitor.get("/").get_data(as_text=True)
     vr.round.title = "Presupuesto participativo de los cerros"
     db.session.commit()
     assert "Presupuesto participativo de los cerros" in visitor.get(vr.base).get_data(as_text=True)
@@ -183,6 +184,21 @@ def test_each_language_and_query_gets_its_own_page(voting_round: Any, app: Any) 
     assert "<b>" not in queried
 
 
+def test_one_copy_per_page_whatever_the_spelling_of_its_address(
+    voting_round: Any, app: Any
+) -> None:
+    """/rondas/01 shows round 1 too: made each time, never kept (no memory to fill)."""
+    vr = voting_round()
+    app.test_client().get(vr.base)
+    slug, round_id = vr.municipality.slug, vr.round.id
+    for zeros in range(1, 6):
+        other = f"/{slug}/rondas/{'0' * zeros}{round_id}"
+        with statements(app) as made:
+            page = app.test_client().get(other)
+        assert page.status_code == 200 and made
+    assert list(app.extensions["public_pages"]) == [(vr.base, "es_CL")]
+
+
 def test_a_kept_page_expires_and_never_outlives_its_phase(
     voting_round: Any, app: Any, db: Any, monkeypatch: Any
 ) -> None:
@@ -198,7 +214,7 @@ def test_a_kept_page_expires_and_never_outlives_its_phase(
     monkeypatch.undo()
 
     # Voting closes in a moment: the page kept now says "vote" only until then.
-    closes = utcnow() + timedelta(seconds=1)
+    closes = utcnow() + timedelta(seconds=2)
     vr.round.results_start = closes
     db.session.commit()
     assert 'id="rut"' in visitor.get(vr.base).get_data(as_text=True)
