@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from functools import wraps
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, has_app_context, request, session, url_for
 from flask_babel import get_locale
@@ -38,6 +38,7 @@ from portal.database import request_now
 # Made per process: it cannot be guessed, and no text of ours contains it.
 PLACEHOLDER = "csrf-placeholder-" + secrets.token_hex(16)
 STALE = "portal_public_pages_stale"
+T = TypeVar("T")
 
 clock: Callable[[], float] = time.time  # replaced in tests
 
@@ -48,10 +49,30 @@ def _pages() -> dict[tuple[str, str], tuple[str, float]]:
 
 
 def forget_all() -> None:
-    """Forget every kept page of this process. The dict is replaced, not emptied: a page being
-    made meanwhile from what the database held before goes into the old one, never served."""
+    """Forget every kept page and value of this process. The dicts are replaced, not emptied: a
+    page or value being made meanwhile from what the database held before goes into the old
+    one, never served."""
     if has_app_context() and "public_pages" in current_app.extensions:
         current_app.extensions["public_pages"] = {}
+        current_app.extensions["public_values"] = {}
+
+
+def remember(key: Hashable, make: Callable[[], T]) -> T:
+    """Return what ``make()`` returns, kept like the pages (``PUBLIC_PAGE_CACHE_SECONDS``,
+    forgotten by a commit that changes anything but ballots). For what every visitor shares,
+    such as the projects on a ballot, which are fixed once voting opens."""
+    seconds = current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]
+    if not seconds:
+        return make()
+    values = current_app.extensions["public_values"]
+    now = clock()
+    kept = values.get(key)
+    if kept is not None and kept[1] > now:
+        return kept[0]  # type: ignore[no-any-return]
+    value = make()
+    _forget_expired(values, now)
+    values[key] = (value, now + seconds)
+    return value
 
 
 def fresh_until(moment: datetime | None) -> None:
@@ -63,9 +84,9 @@ def fresh_until(moment: datetime | None) -> None:
     g.page_fresh_for = min(left, g.get("page_fresh_for", left))
 
 
-def _forget_expired(pages: dict[tuple[str, str], tuple[str, float]], now: float) -> None:
-    for key in [k for k, (_page, expires) in pages.items() if expires <= now]:
-        pages.pop(key, None)
+def _forget_expired(kept: dict[Any, tuple[Any, float]], now: float) -> None:
+    for key in [k for k, (_value, expires) in kept.items() if expires <= now]:
+        kept.pop(key, None)
 
 
 def _visitor_sees_the_common_page() -> bool:
@@ -139,6 +160,7 @@ def init_page_cache(app: Flask) -> None:
     """Forget kept pages when a commit changes what public pages show."""
     app.config.setdefault("PUBLIC_PAGE_CACHE_SECONDS", 5)
     app.extensions["public_pages"] = {}
+    app.extensions["public_values"] = {}
     if getattr(init_page_cache, "listening", False):
         return
     init_page_cache.listening = True  # type: ignore[attr-defined]

@@ -235,6 +235,11 @@ class Proposal(TimestampMixin, Base):
     )
 
     @property
+    def thumbnail(self) -> str | None:
+        """The first image's thumbnail, as lists and the ballot show it (None without images)."""
+        return self.images[0].thumbnail if self.images else None
+
+    @property
     def on_ballot(self) -> bool:
         """Tell whether the proposal is a project residents can vote for."""
         return self.status == ProposalStatus.FEASIBLE.value and self.final_cost is not None

@@ -254,6 +254,43 @@ def declare_voter(
 # ----------------------------------------------------------------------------- ballot lists
 
 
+@dataclass(frozen=True)
+class BallotProject:
+    """A project as the ballot shows and checks it: a copy taken from its proposal, which may be
+    kept across requests (`kept_ballot_projects`); a `Proposal` has the same attributes."""
+
+    id: int
+    district_id: int | None
+    title: str
+    summary: str
+    final_cost: int
+    thumbnail: str | None
+
+    @classmethod
+    def of(cls, proposal: Proposal) -> BallotProject:
+        """Copy what the ballot needs of a proposal."""
+        return cls(
+            proposal.id,
+            proposal.district_id,
+            proposal.title,
+            proposal.summary,
+            proposal.final_cost or 0,
+            proposal.thumbnail,
+        )
+
+
+def kept_ballot_projects(session: Session, round_: Round) -> list[BallotProject]:
+    """The projects on a round's ballot, kept by each process like the public pages (see
+    `portal.pagecache.remember`): once voting has opened they cannot change (`rules_frozen`),
+    and every voter's ballot page and ballot reads them. Only while voting is open."""
+    from portal.pagecache import remember
+
+    def make() -> list[BallotProject]:
+        return [BallotProject.of(p) for p in ballot_projects(session, round_, images=True)]
+
+    return remember(("ballot-projects", round_.id), make)
+
+
 @dataclass
 class BallotList:
     """One list on the ballot: a district's projects or the comuna-wide projects."""
@@ -262,7 +299,7 @@ class BallotList:
     district_id: int | None
     name: str | None
     budget: int
-    projects: list[Proposal] = field(default_factory=list)
+    projects: list[Any] = field(default_factory=list)  # Proposal or BallotProject
 
     @property
     def prefix(self) -> str:
@@ -280,9 +317,16 @@ def list_key(district_id: int | None) -> str:
     return COMUNA if district_id is None else f"d{district_id}"
 
 
-def all_lists(session: Session, round_: Round, *, images: bool = True) -> list[BallotList]:
-    """Return every list of a round, each with its projects, in ballot order."""
-    projects = ballot_projects(session, round_, images=images)
+def all_lists(
+    session: Session, round_: Round, *, images: bool = True, kept: bool = False
+) -> list[BallotList]:
+    """Return every list of a round, each with its projects, in ballot order (``kept``: the
+    projects as `kept_ballot_projects` gives them, for a round open for voting)."""
+    projects: list[Any] = (
+        kept_ballot_projects(session, round_)
+        if kept
+        else ballot_projects(session, round_, images=images)
+    )
     if not round_.districts:
         return [BallotList(COMUNA, None, None, round_.total_budget, projects)]
     lists = [
@@ -305,12 +349,18 @@ def all_lists(session: Session, round_: Round, *, images: bool = True) -> list[B
 
 
 def voter_lists(
-    session: Session, round_: Round, district_id: int | None, *, images: bool = True
+    session: Session,
+    round_: Round,
+    district_id: int | None,
+    *,
+    images: bool = True,
+    kept: bool = False,
 ) -> list[BallotList]:
-    """Return the lists a voter of a district votes in (`images`: see `ballot_projects`)."""
+    """Return the lists a voter of a district votes in (`images`: see `ballot_projects`;
+    `kept`: see `all_lists`)."""
     return [
         blist
-        for blist in all_lists(session, round_, images=images)
+        for blist in all_lists(session, round_, images=images, kept=kept)
         if blist.district_id is None or blist.district_id == district_id
     ]
 

@@ -310,8 +310,8 @@ def ballot(slug: str, round_id: int) -> str | Response:
         participation = participation_of(db.session, round_, voter.voter_hash)
         if participation is not None and participation.channel == "paper":
             return voted_on_paper()
-    # A submitted ballot is checked without its projects' images (shown again only on a problem).
-    lists = voter_lists(db.session, round_, voter.district_id, images=request.method == "GET")
+    # The ballot's projects are fixed while voting is open: each process keeps them a moment.
+    lists = voter_lists(db.session, round_, voter.district_id, kept=True)
     form = ConfirmForm()
     messages: dict[str, list[str]] = {}
     if request.method == "POST":

@@ -260,3 +260,30 @@ def test_the_check_and_the_ballot_read_the_round_with_its_districts_at_once(
         alone = [s for s in seen if s.lstrip().upper().startswith("SELECT DISTRICTS.")]
         assert alone == [], f"{name}: districts read apart from the round"
     assert len(checking) <= 3 and len(showing) <= 5, (checking, showing)
+
+
+def test_the_ballot_projects_are_read_once_for_every_voter_until_a_change(
+    voting_round: Any, app: Any, db: Any
+) -> None:
+    """Fixed once voting opens, the ballot's projects are kept like the public pages."""
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    first, second = app.test_client(), app.test_client()
+    check_from_round_page(first, vr, vr.residents[0])
+    assert "Taller de oficios" in first.get(f"{vr.base}/papeleta").get_data(as_text=True)
+    check_from_round_page(second, vr, vr.residents[2])  # Cerro Alegre too
+    with statements(app) as seen:
+        page = second.get(f"{vr.base}/papeleta").get_data(as_text=True)
+    assert "Techado feria Cerro Alegre" in page and "Feria costera Playa Ancha" not in page
+    assert [s for s in seen if "FROM proposals" in s] == []
+    taller = vr.projects["Taller de oficios"]
+    taller.title = "Taller de oficios del puerto"
+    db.session.commit()
+    assert "Taller de oficios del puerto" in second.get(f"{vr.base}/papeleta").get_data(
+        as_text=True
+    )
+    # A kept list still decides what may be chosen: another district's project is refused.
+    playa = vr.projects["Feria costera Playa Ancha"].id
+    refused = vote(second, vr, [(f"d{vr.districts[0].id}-p", str(playa))])
+    assert refused.status_code == 422
+    sent = vote(second, vr, [(f"d{vr.districts[0].id}-p", str(taller.id))])
+    assert sent.status_code == 302
