@@ -66,12 +66,11 @@ def remember(key: Hashable, make: Callable[[], T]) -> T:
         return make()
     values = current_app.extensions["public_values"]
     now = clock()
-    kept = values.get(key)
-    if kept is not None and kept[1] > now:
-        return kept[0]  # type: ignore[no-any-return]
+    found = _fresh(values, key, now)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     value = make()
-    _forget_expired(values, now)
-    values[key] = (value, now + seconds)
+    _keep(values, key, value, now, seconds)
     return value
 
 
@@ -84,9 +83,19 @@ def fresh_until(moment: datetime | None) -> None:
     g.page_fresh_for = min(left, g.get("page_fresh_for", left))
 
 
-def _forget_expired(kept: dict[Any, tuple[Any, float]], now: float) -> None:
-    for key in [k for k, (_value, expires) in kept.items() if expires <= now]:
-        kept.pop(key, None)
+def _fresh(kept: dict[Any, tuple[Any, float]], key: Hashable, now: float) -> Any:
+    """What is kept under ``key`` and not yet expired, else None."""
+    entry = kept.get(key)
+    return entry[0] if entry is not None and entry[1] > now else None
+
+
+def _keep(
+    kept: dict[Any, tuple[Any, float]], key: Hashable, value: Any, now: float, for_: float
+) -> None:
+    """Keep ``value`` for ``for_`` seconds, dropping what has expired."""
+    for old in [k for k, (_value, expires) in kept.items() if expires <= now]:
+        kept.pop(old, None)
+    kept[key] = (value, now + for_)
 
 
 def _visitor_sees_the_common_page() -> bool:
@@ -118,9 +127,9 @@ def cached_public_page(applies: Callable[..., bool] | None = None) -> Callable[[
             key = (request.path, str(get_locale()))
             now = clock()
             pages = _pages()
-            kept = pages.get(key)
-            if kept is not None and kept[1] > now:
-                return kept[0].replace(PLACEHOLDER, generate_csrf())
+            kept = _fresh(pages, key, now)
+            if kept is not None:
+                return kept.replace(PLACEHOLDER, generate_csrf())
             # One copy per page: /rondas/01 shows round 1 too, but is made, not kept.
             if request.path != url_for(request.endpoint or "", **(request.view_args or {})):
                 return view(**kwargs)
@@ -138,8 +147,7 @@ def cached_public_page(applies: Callable[..., bool] | None = None) -> Callable[[
                 return response
             fresh_for = min(seconds, g.get("page_fresh_for", seconds))
             if fresh_for > 0:
-                _forget_expired(pages, now)
-                pages[key] = (page, now + fresh_for)
+                _keep(pages, key, page, now, fresh_for)
             return page.replace(PLACEHOLDER, generate_csrf())
 
         return wrapper
@@ -158,7 +166,6 @@ def _tables(objects: Any) -> set[str]:
 
 def init_page_cache(app: Flask) -> None:
     """Forget kept pages when a commit changes what public pages show."""
-    app.config.setdefault("PUBLIC_PAGE_CACHE_SECONDS", 5)
     app.extensions["public_pages"] = {}
     app.extensions["public_values"] = {}
     if getattr(init_page_cache, "listening", False):

@@ -417,28 +417,25 @@ def withdraw_proposal(
         )
 
 
-def ballot_projects(session: Session, round_: Round, *, images: bool = True) -> list[Proposal]:
-    """Return the projects on the ballot: feasible proposals with a final cost.
+def ballot_projects(session: Session, round_: Round) -> list[Proposal]:
+    """Return the projects on the ballot: feasible proposals with a final cost, with their images.
 
     Their round is the one given (already in the session): not joined again with its
-    municipality and comuna for every project. `images=False` leaves their images to be loaded
-    when asked for (a submitted ballot is checked without showing them).
+    municipality and comuna for every project.
     """
-    statement = _ballot_projects_statement(images)
-    return list(session.scalars(statement, {"round_id": round_.id}))
+    return list(session.scalars(_ballot_projects_statement(), {"round_id": round_.id}))
 
 
 @cache
-def _ballot_projects_statement(images: bool) -> Select[tuple[Proposal]]:
-    """Built once, on first use: the ballot page and every submitted ballot run it."""
-    statement = (
+def _ballot_projects_statement() -> Select[tuple[Proposal]]:
+    """Built once, on first use."""
+    return (
         select(Proposal)
         .where(
             Proposal.round_id == bindparam("round_id"),
             Proposal.status == ProposalStatus.FEASIBLE.value,
             Proposal.final_cost.is_not(None),
         )
-        .options(lazyload(Proposal.round))
+        .options(lazyload(Proposal.round), selectinload(Proposal.images))
         .order_by(Proposal.id)
     )
-    return statement.options(selectinload(Proposal.images)) if images else statement

@@ -202,6 +202,7 @@ def show_round(slug: str, round_id: int) -> str:
     """Show where a round stands, what comes next, its districts and its rules; while voting
     is open, the eligibility check starts right here (one page fewer on a slow phone)."""
     from portal.voting.forms import CheckForm
+    from portal.voting.services import voting_open
     from portal.voting.views import ballot_waiting
 
     municipality, round_ = public_round_of(slug, round_id)
@@ -212,16 +213,16 @@ def show_round(slug: str, round_id: int) -> str:
             .group_by(Proposal.status)
         ).all()
     )
-    phase = current_phase(round_)
     upcoming = next_step(round_)
     fresh_until(upcoming[1] if upcoming else None)
     waiting = ballot_waiting(round_.id)
-    voting = phase == Phase.VOTING and round_.results_computed_at is None
+    voting = voting_open(round_)
     return render_template(
         "budgeting/round_show.html",
         municipality=municipality,
         round=round_,
-        phase=phase,
+        phase=current_phase(round_),
+        voting_open=voting,
         upcoming=upcoming,
         steps=timeline(round_),
         counts=counts,

@@ -286,7 +286,7 @@ def kept_ballot_projects(session: Session, round_: Round) -> list[BallotProject]
     from portal.pagecache import remember
 
     def make() -> list[BallotProject]:
-        return [BallotProject.of(p) for p in ballot_projects(session, round_, images=True)]
+        return [BallotProject.of(p) for p in ballot_projects(session, round_)]
 
     return remember(("ballot-projects", round_.id), make)
 
@@ -317,15 +317,11 @@ def list_key(district_id: int | None) -> str:
     return COMUNA if district_id is None else f"d{district_id}"
 
 
-def all_lists(
-    session: Session, round_: Round, *, images: bool = True, kept: bool = False
-) -> list[BallotList]:
+def all_lists(session: Session, round_: Round, *, kept: bool = False) -> list[BallotList]:
     """Return every list of a round, each with its projects, in ballot order (``kept``: the
     projects as `kept_ballot_projects` gives them, for a round open for voting)."""
     projects: list[Any] = (
-        kept_ballot_projects(session, round_)
-        if kept
-        else ballot_projects(session, round_, images=images)
+        kept_ballot_projects(session, round_) if kept else ballot_projects(session, round_)
     )
     if not round_.districts:
         return [BallotList(COMUNA, None, None, round_.total_budget, projects)]
@@ -349,18 +345,12 @@ def all_lists(
 
 
 def voter_lists(
-    session: Session,
-    round_: Round,
-    district_id: int | None,
-    *,
-    images: bool = True,
-    kept: bool = False,
+    session: Session, round_: Round, district_id: int | None, *, kept: bool = False
 ) -> list[BallotList]:
-    """Return the lists a voter of a district votes in (`images`: see `ballot_projects`;
-    `kept`: see `all_lists`)."""
+    """Return the lists a voter of a district votes in (`kept`: see `all_lists`)."""
     return [
         blist
-        for blist in all_lists(session, round_, images=images, kept=kept)
+        for blist in all_lists(session, round_, kept=kept)
         if blist.district_id is None or blist.district_id == district_id
     ]
 
