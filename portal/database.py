@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from time import monotonic
 from typing import Any
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import DateTime, MetaData, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -26,14 +27,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-REQUEST_CLOCK = "portal.database_now"  # WSGI environ key: the database's clock, as read
+REQUEST_CLOCK = "portal.database_now"  # WSGI environ key: the database's clock, as reckoned
+CLOCK_READ_EVERY = 10.0  # seconds between two readings of the database's clock, per process
 
 
 def request_now() -> datetime:
-    """Return the time this request goes by: the database's clock when the request has read
-    it (on PostgreSQL the public round lookup reads it in the same query, see
-    `public_round_of`), else this machine's. Every instance then shows and decides whether
-    voting is open by the same clock."""
+    """Return the time this request goes by: the database's clock when the request has set it
+    (on PostgreSQL the public round lookup does, see `public_round_of` and `shared_now`), else
+    this machine's. Every instance then shows whether voting is open by the same clock."""
     if has_request_context():
         found = request.environ.get(REQUEST_CLOCK)
         if found is not None:
@@ -45,6 +46,27 @@ def database_clock() -> Any:
     """The PostgreSQL clock as a column (read when the statement runs), for queries that
     return it alongside what they select."""
     return func.clock_timestamp(type_=UTCDateTime())
+
+
+def shared_now(session: Session) -> datetime:
+    """Return the database's clock as this process reckons it, without a round trip: on
+    PostgreSQL the clock is read at most every ``CLOCK_READ_EVERY`` seconds and carried forward
+    by this machine's monotonic clock, which no change of the wall clock moves (an instance whose
+    wall clock is wrong still goes by the database's). The reckoning is off by half a round trip
+    at most, plus the drift of a few seconds: enough for the pages; what decides whether a
+    ballot counts reads the clock itself (`database_now`, and the ballot's locking statement).
+    On SQLite, this machine's clock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return utcnow()
+    reading = current_app.extensions.get("database_clock")
+    now = monotonic()
+    if reading is None or now - reading[1] > CLOCK_READ_EVERY:
+        clock = session.scalar(select(database_clock()))
+        after = monotonic()
+        reading = (clock, (now + after) / 2)
+        current_app.extensions["database_clock"] = reading
+        now = after
+    return reading[0] + timedelta(seconds=now - reading[1])  # type: ignore[no-any-return]
 
 
 def database_now(session: Session) -> datetime:

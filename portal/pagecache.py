@@ -26,7 +26,16 @@ from functools import wraps
 from itertools import chain
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, has_app_context, request, session, url_for
+from flask import (
+    Flask,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -60,18 +69,26 @@ def forget_all() -> None:
 def remember(key: Hashable, make: Callable[[], T]) -> T:
     """Return what ``make()`` returns, kept like the pages (``PUBLIC_PAGE_CACHE_SECONDS``,
     forgotten by a commit that changes anything but ballots). For what every visitor shares,
-    such as the projects on a ballot, which are fixed once voting opens."""
+    such as a public round or the projects on its ballot, which are fixed once voting opens. A
+    page made from a kept value is kept no longer than the value."""
     seconds = current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]
     if not seconds:
         return make()
     values = current_app.extensions["public_values"]
     now = clock()
-    found = _fresh(values, key, now)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
+    entry = _fresh(values, key, now)
+    if entry is not None:
+        _page_lasts(entry[1] - now)
+        return entry[0]  # type: ignore[no-any-return]
     value = make()
     _keep(values, key, value, now, seconds)
     return value
+
+
+def _page_lasts(seconds: float) -> None:
+    """Keep the page being made (if any) for ``seconds`` at most."""
+    if has_request_context():
+        g.page_fresh_for = min(seconds, g.get("page_fresh_for", seconds))
 
 
 def fresh_until(moment: datetime | None) -> None:
@@ -79,14 +96,15 @@ def fresh_until(moment: datetime | None) -> None:
     time by the request's clock (`request_now`: the database's on PostgreSQL)."""
     if moment is None:
         return
-    left = (moment - request_now()).total_seconds()
-    g.page_fresh_for = min(left, g.get("page_fresh_for", left))
+    _page_lasts((moment - request_now()).total_seconds())
 
 
-def _fresh(kept: dict[Any, tuple[Any, float]], key: Hashable, now: float) -> Any:
-    """What is kept under ``key`` and not yet expired, else None."""
+def _fresh(
+    kept: dict[Any, tuple[Any, float]], key: Hashable, now: float
+) -> tuple[Any, float] | None:
+    """What is kept under ``key`` and when it expires, unless it has expired."""
     entry = kept.get(key)
-    return entry[0] if entry is not None and entry[1] > now else None
+    return entry if entry is not None and entry[1] > now else None
 
 
 def _keep(
@@ -129,7 +147,7 @@ def cached_public_page(applies: Callable[..., bool] | None = None) -> Callable[[
             pages = _pages()
             kept = _fresh(pages, key, now)
             if kept is not None:
-                return kept.replace(PLACEHOLDER, generate_csrf())
+                return kept[0].replace(PLACEHOLDER, generate_csrf())
             # One copy per page: /rondas/01 shows round 1 too, but is made, not kept.
             if request.path != url_for(request.endpoint or "", **(request.view_args or {})):
                 return view(**kwargs)

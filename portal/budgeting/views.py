@@ -21,8 +21,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, bindparam, or_, select
-from sqlalchemy.orm import contains_eager, lazyload, selectinload
+from sqlalchemy.orm import Session, contains_eager, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from werkzeug.wrappers import Response
 
 from portal.accounts.auth import login_required_view, municipal_staff_required
@@ -71,11 +72,11 @@ from portal.budgeting.services import (
     update_rules,
     withdraw_proposal,
 )
-from portal.database import REQUEST_CLOCK, database_clock
+from portal.database import REQUEST_CLOCK, shared_now
 from portal.extensions import db
 from portal.geo.models import Municipality
 from portal.geo.services import municipality_by_slug
-from portal.pagecache import cached_public_page, fresh_until
+from portal.pagecache import cached_public_page, fresh_until, remember
 from portal.pagination import paginate
 
 MAX_IMAGES = 3
@@ -95,16 +96,14 @@ def public_municipality(slug: str) -> Municipality:
 
 
 @cache
-def public_round_statement(with_clock: bool = False, with_districts: bool = False) -> Select[Any]:
+def public_round_statement(with_districts: bool = False) -> Select[Any]:
     """Build once (on first use, when every model is mapped) the query the vote-day pages run on
     every request; SQLAlchemy then skips rebuilding it and its cache key. Values are bound.
-    ``with_clock`` adds the database's clock as the last column (PostgreSQL); ``with_districts``
-    adds the round's districts as the second, a row each (one row with none)."""
+    ``with_districts`` adds the round's districts as the second column, a row each (one row with
+    none)."""
     columns: list[Any] = [Round]
     if with_districts:
         columns.append(District)
-    if with_clock:
-        columns.append(database_clock())
     statement = (
         select(*columns)
         .join(Round.municipality)
@@ -123,26 +122,54 @@ def public_round_statement(with_clock: bool = False, with_districts: bool = Fals
     return statement
 
 
+def _read_public_round(session: Session, slug: str, round_id: int, districts: bool) -> Round | None:
+    """Read a published round of an active municipality, with its municipality and, if asked,
+    its districts, in one query."""
+    rows = session.execute(
+        public_round_statement(districts), {"round_id": round_id, "slug": slug}
+    ).all()
+    if not rows:
+        return None
+    round_: Round = rows[0][0]
+    if districts:
+        set_committed_value(round_, "districts", [row[1] for row in rows if row[1] is not None])
+    return round_
+
+
+def _kept_public_round(slug: str, round_id: int) -> Round | None:
+    """Read a published round, with its municipality and districts, into a session of its own
+    and close it: the copies stay, detached, to be kept by `remember`."""
+    with Session(db.engine) as own:
+        return _read_public_round(own, slug, round_id, districts=True)
+
+
 def public_round_of(
     slug: str, round_id: int, *, districts: bool = False
 ) -> tuple[Municipality, Round]:
-    """Find a published round of an active municipality from a public URL, in one query, or 404.
+    """Find a published round of an active municipality from a public URL, or 404.
 
-    On PostgreSQL the same query reads the database's clock, which the rest of the request goes
-    by (`request_now`): every instance then says alike whether voting is open. ``districts``
-    loads the round's districts in the same query (the ballot needs them; a lazy load would
-    cost a second round trip)."""
-    with_clock = db.session.get_bind().dialect.name == "postgresql"
-    rows = db.session.execute(
-        public_round_statement(with_clock, districts), {"round_id": round_id, "slug": slug}
-    ).all()
-    if not rows:
+    The vote-day pages ask for it on every request. Each process keeps a detached copy of the
+    round, its municipality and its districts like the public pages (`remember`: a few seconds,
+    forgotten by a commit that changes anything but ballots) and puts it in the request's
+    session without a query (``merge(load=False)``). A request whose session holds the round
+    already reads it (``districts``: with its districts, in the same query). What decides
+    whether a ballot counts reads the round afresh under its lock (`cast_ballot`).
+
+    The request then goes by the database's clock on PostgreSQL (`shared_now`, `request_now`):
+    every instance shows alike whether voting is open."""
+    round_: Round | None = None
+    cached = current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]
+    if cached and identity_key(Round, round_id) not in db.session.identity_map:
+        kept = remember(
+            ("public-round", slug, round_id), lambda: _kept_public_round(slug, round_id)
+        )
+        if kept is not None:
+            round_ = db.session.merge(kept, load=False)
+    if round_ is None:
+        round_ = _read_public_round(db.session, slug, round_id, districts)
+    if round_ is None:
         abort(404)
-    round_ = rows[0][0]
-    if districts:
-        set_committed_value(round_, "districts", [row[1] for row in rows if row[1] is not None])
-    if with_clock:
-        request.environ[REQUEST_CLOCK] = rows[0][-1]
+    request.environ[REQUEST_CLOCK] = shared_now(db.session)
     return round_.municipality, round_
 
 

@@ -287,3 +287,74 @@ def test_the_ballot_projects_are_read_once_for_every_voter_until_a_change(
     assert refused.status_code == 422
     sent = vote(second, vr, [(f"d{vr.districts[0].id}-p", str(taller.id))])
     assert sent.status_code == 302
+
+
+def test_the_vote_pages_read_the_round_once_per_process_until_a_change(
+    voting_round: Any, app: Any, db: Any
+) -> None:
+    """The check, the ballot and the confirmation find the round without a query once a
+    visitor of this process has; a change committed here shows at once."""
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    app.test_client().get(f"{vr.base}/votar")  # the round is now kept
+    voter = app.test_client()
+    page = voter.get(vr.base).get_data(as_text=True)
+    resident = vr.residents[0]
+    with statements(app) as checking:
+        checked = voter.post(
+            f"{vr.base}/votar",
+            data={
+                "csrf_token": token_of(page),
+                "rut": resident.rut,
+                "birth_date": resident.birth.isoformat(),
+            },
+        )
+    assert checked.status_code == 302
+    project = vr.projects["Techado feria Cerro Alegre"].id
+    with statements(app) as casting:
+        sent = vote(voter, vr, [(f"d{vr.districts[0].id}-p", str(project))])
+    assert sent.status_code == 302
+    with statements(app) as confirming:
+        shown = voter.get(f"{vr.base}/voto-registrado").get_data(as_text=True)
+    assert "Presupuesto participativo 2027" in shown
+    assert confirming == [], "the confirmation needs no query"
+    # (The cast reads the round under its lock, alone: that read decides, see cast_ballot.)
+    for name, seen in (("check", checking), ("cast", casting)):
+        found = [s for s in seen if "FROM rounds JOIN municipalities" in s]
+        assert found == [], f"{name}: the round looked up again"
+
+    vr.round.title = "Presupuesto participativo de los cerros"
+    db.session.commit()
+    again = app.test_client().get(f"{vr.base}/votar").get_data(as_text=True)
+    assert "Presupuesto participativo de los cerros" in again
+
+
+def test_another_process_sees_a_change_when_its_copies_expire(
+    voting_round: Any, app: Any, db: Any, monkeypatch: Any
+) -> None:
+    """A change made elsewhere (another worker, another instance) reaches no event here: the
+    kept round shows it once it expires, and a page made from the kept round expires with it."""
+    from sqlalchemy import update
+
+    from portal.budgeting.models import Round
+
+    vr = voting_round()
+    start = time.time()
+    now = {"t": start}
+    monkeypatch.setattr(pagecache, "clock", lambda: now["t"])
+    seconds = app.config["PUBLIC_PAGE_CACHE_SECONDS"]
+    visitor = app.test_client()
+    assert "Presupuesto participativo 2027" in visitor.get(f"{vr.base}/votar").get_data(
+        as_text=True
+    )
+    now["t"] = start + seconds - 1  # the round's page is made from the round kept at start
+    assert "Presupuesto participativo 2027" in visitor.get(vr.base).get_data(as_text=True)
+    with db.engine.begin() as elsewhere:
+        elsewhere.execute(
+            update(Round).where(Round.id == vr.round.id).values(title="Presupuesto de los cerros")
+        )
+    assert "Presupuesto participativo 2027" in visitor.get(f"{vr.base}/votar").get_data(
+        as_text=True
+    ), "kept until it expires"
+    now["t"] = start + seconds + 0.5
+    for path in (f"{vr.base}/votar", vr.base):
+        assert "Presupuesto de los cerros" in visitor.get(path).get_data(as_text=True), path

@@ -361,3 +361,43 @@ def test_the_database_clock_closes_voting_for_every_instance(
         db.session.rollback()
         assert db.session.get(Round, vr.round.id).results_computed_at is None
         assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
+
+
+def test_each_process_reads_the_database_clock_now_and_then_and_carries_it_forward(
+    db: Any, monkeypatch: Any
+) -> None:
+    """The vote-day pages go by the database's clock without a round trip each: it is read
+    every few seconds and carried forward by the monotonic clock, whatever the wall clock says."""
+    from datetime import timedelta
+
+    import portal.database
+    from portal.database import CLOCK_READ_EVERY, shared_now
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite goes by this machine's clock")
+    ticks = {"now": 1000.0}
+    monkeypatch.setattr(portal.database, "monotonic", lambda: ticks["now"])
+    monkeypatch.setattr(portal.database, "utcnow", lambda: None)  # never this machine's wall clock
+    seen: list[str] = []
+
+    def note(*args: Any) -> None:
+        seen.append(args[2])
+
+    from sqlalchemy import event
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        first = shared_now(db.session)
+        assert len(seen) == 1, "the first reckoning reads the clock"
+        database = db.session.scalar(select(func.clock_timestamp()))
+        assert abs(database - first) < timedelta(seconds=5)
+        seen.clear()
+        ticks["now"] += CLOCK_READ_EVERY / 2
+        carried = shared_now(db.session)
+        assert seen == [], "within a few seconds, no round trip"
+        assert carried - first == timedelta(seconds=CLOCK_READ_EVERY / 2)
+        ticks["now"] += CLOCK_READ_EVERY
+        shared_now(db.session)
+        assert len(seen) == 1, "then it is read again"
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
