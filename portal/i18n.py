@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from babel.numbers import format_decimal
@@ -24,11 +25,15 @@ def money(amount: int | None) -> str:
         return ""
     if isinstance(amount, float) and not amount.is_integer():
         raise ValueError("money is whole pesos")
-    value = int(amount)
+    return _pesos(int(amount), str(get_locale() or "es_CL"))
+
+
+@lru_cache(maxsize=4096)
+def _pesos(value: int, locale: str) -> str:
+    """Babel's grouping of whole pesos; a page shows the same amounts again and again (the
+    ballot's costs and budgets), so the last few thousand are remembered."""
     sign = "-" if value < 0 else ""
-    return (
-        f"{sign}${format_decimal(abs(value), format='#,##0', locale=str(get_locale() or 'es_CL'))}"
-    )
+    return f"{sign}${format_decimal(abs(value), format='#,##0', locale=locale)}"
 
 
 def short_date(value: date | datetime | None) -> str:

@@ -312,11 +312,8 @@ def ballot(slug: str, round_id: int) -> str | Response:
             return voted_on_paper()
     # The ballot's projects are fixed while voting is open: each process keeps them a moment.
     lists = voter_lists(db.session, round_, voter.district_id, kept=True)
-    form = ConfirmForm()
     messages: dict[str, list[str]] = {}
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400)
+    if request.method == "POST":  # its CSRF token checked already, as every POST's (CSRFProtect)
         sections, read_problems = read_ballot(round_, lists)
         found = check_ballot(round_, lists, sections)
         if read_problems:
@@ -353,7 +350,6 @@ def ballot(slug: str, round_id: int) -> str | Response:
         lists=lists,
         chosen=chosen,
         messages=messages,
-        form=form,
         changing=participation is not None,
         district=next((d for d in round_.districts if d.id == voter.district_id), None),
     ), status
@@ -372,7 +368,6 @@ def confirmation(slug: str, round_id: int) -> str | Response:
         round=round_,
         receipt=receipt["c"],
         changed=receipt.get("changed"),
-        form=ConfirmForm(),
     )
 
 
