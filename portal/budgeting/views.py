@@ -22,8 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session, contains_eager, lazyload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from werkzeug.wrappers import Response
 
 from portal.accounts.auth import login_required_view, municipal_staff_required
@@ -151,19 +150,25 @@ def public_round_of(
     The vote-day pages ask for it on every request. Each process keeps a detached copy of the
     round, its municipality and its districts like the public pages (`remember`: a few seconds,
     forgotten by a commit that changes anything but ballots) and puts it in the request's
-    session without a query (``merge(load=False)``). A request whose session holds the round
-    already reads it (``districts``: with its districts, in the same query). What decides
-    whether a ballot counts reads the round afresh under its lock (`cast_ballot`).
+    session without a query (``merge(load=False)``). A request whose session holds any of them
+    already reads the round (``districts``: with its districts, in the same query). What
+    decides whether a ballot counts reads the round afresh under its lock (`cast_ballot`).
 
     The request then goes by the database's clock on PostgreSQL (`shared_now`, `request_now`):
     every instance shows alike whether voting is open."""
     round_: Round | None = None
-    cached = current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]
-    if cached and identity_key(Round, round_id) not in db.session.identity_map:
+    if current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]:
         kept = remember(
             ("public-round", slug, round_id), lambda: _kept_public_round(slug, round_id)
         )
-        if kept is not None:
+        if kept is None:
+            abort(404)
+        # A merge would overwrite what the session holds of them already (a staff member's
+        # municipality): such a request reads the round instead.
+        if not any(
+            instance_state(o).key in db.session.identity_map
+            for o in (kept, kept.municipality, *kept.districts)
+        ):
             round_ = db.session.merge(kept, load=False)
     if round_ is None:
         round_ = _read_public_round(db.session, slug, round_id, districts)

@@ -358,3 +358,22 @@ def test_another_process_sees_a_change_when_its_copies_expire(
     now["t"] = start + seconds + 0.5
     for path in (f"{vr.base}/votar", vr.base):
         assert "Presupuesto de los cerros" in visitor.get(path).get_data(as_text=True), path
+
+
+def test_a_kept_round_never_overwrites_what_the_request_holds_already(
+    voting_round: Any, app: Any, db: Any
+) -> None:
+    """A request that holds the round's municipality (a staff member editing it) reads the
+    round instead of taking the kept copy, whose merge would put the kept values over its own."""
+    from portal.budgeting.views import public_round_of
+
+    vr = voting_round(districts=False)
+    app.test_client().get(f"{vr.base}/votar")  # the round is now kept
+    db.session.expunge(vr.round)  # this session holds the municipality only
+    municipality = vr.municipality
+    municipality.name = "Valparaíso, while it is being edited"
+    with app.test_request_context(f"{vr.base}/votar"):
+        found, round_ = public_round_of(municipality.slug, vr.round.id)
+    assert found is municipality and round_.municipality is municipality
+    assert municipality.name == "Valparaíso, while it is being edited"
+    db.session.rollback()
