@@ -52,9 +52,10 @@ def shared_now(session: Session) -> datetime:
     """Return the database's clock as this process reckons it, without a round trip: on
     PostgreSQL the clock is read at most every ``CLOCK_READ_EVERY`` seconds and carried forward
     by this machine's monotonic clock, which no change of the wall clock moves (an instance whose
-    wall clock is wrong still goes by the database's). The reckoning is off by half a round trip
-    at most, plus the drift of a few seconds: enough for the pages; what decides whether a
-    ballot counts reads the clock itself (`database_now`, and the ballot's locking statement).
+    wall clock is wrong still goes by the database's). The reckoning is off by half the time the
+    reading took at most (a round trip or two, and the pool's checkout), plus the drift of a few
+    seconds: enough for the pages; what decides whether a ballot counts reads the clock itself
+    (`database_now`, and the ballot's locking statement).
     On SQLite, this machine's clock."""
     if session.get_bind().dialect.name != "postgresql":
         return utcnow()

@@ -111,7 +111,8 @@ def _keep(
     kept: dict[Any, tuple[Any, float]], key: Hashable, value: Any, now: float, for_: float
 ) -> None:
     """Keep ``value`` for ``for_`` seconds, dropping what has expired."""
-    for old in [k for k, (_value, expires) in kept.items() if expires <= now]:
+    # A snapshot (list() holds the GIL): other threads add and drop entries meanwhile.
+    for old in [k for k, (_value, expires) in list(kept.items()) if expires <= now]:
         kept.pop(old, None)
     kept[key] = (value, now + for_)
 

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session, contains_eager, lazyload, selectinload
-from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.wrappers import Response
 
 from portal.accounts.auth import login_required_view, municipal_staff_required
@@ -135,41 +135,43 @@ def _read_public_round(session: Session, slug: str, round_id: int, districts: bo
     return round_
 
 
-def _kept_public_round(slug: str, round_id: int) -> Round | None:
+def _kept_public_round(slug: str, round_id: int) -> tuple[Round, frozenset[Any]] | None:
     """Read a published round, with its municipality and districts, into a session of its own
-    and close it: the copies stay, detached, to be kept by `remember`."""
+    and close it: the copies stay, detached, to be kept by `remember`, with the identity of
+    every object loaded with them."""
     with Session(db.engine) as own:
-        return _read_public_round(own, slug, round_id, districts=True)
+        round_ = _read_public_round(own, slug, round_id, districts=True)
+        return None if round_ is None else (round_, frozenset(own.identity_map.keys()))
 
 
 def public_round_of(
-    slug: str, round_id: int, *, districts: bool = False
+    slug: str, round_id: int, *, districts: bool = False, kept: bool = False
 ) -> tuple[Municipality, Round]:
     """Find a published round of an active municipality from a public URL, or 404.
 
-    The vote-day pages ask for it on every request. Each process keeps a detached copy of the
-    round, its municipality and its districts like the public pages (`remember`: a few seconds,
-    forgotten by a commit that changes anything but ballots) and puts it in the request's
-    session without a query (``merge(load=False)``). A request whose session holds any of them
-    already reads the round (``districts``: with its districts, in the same query). What
-    decides whether a ballot counts reads the round afresh under its lock (`cast_ballot`).
+    ``kept``: for the vote-day pages (the round's page, the check, the ballot, the
+    confirmation), which ask for it on every request and decide nothing from it that the ballot
+    does not decide again under its lock (`cast_ballot`). Each process keeps a detached copy of
+    the round, its municipality and its districts like the public pages (`remember`: a few
+    seconds, forgotten by a commit that changes anything but ballots) and puts it in the
+    request's session without a query (``merge(load=False)``). A request whose session holds
+    any of them already reads the round instead. Other pages (proposals, results) read it
+    (``districts``: with its districts, in the same query).
 
     The request then goes by the database's clock on PostgreSQL (`shared_now`, `request_now`):
     every instance shows alike whether voting is open."""
     round_: Round | None = None
-    if current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]:
-        kept = remember(
+    if kept and current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]:
+        found = remember(
             ("public-round", slug, round_id), lambda: _kept_public_round(slug, round_id)
         )
-        if kept is None:
+        if found is None:
             abort(404)
-        # A merge would overwrite what the session holds of them already (a staff member's
-        # municipality): such a request reads the round instead.
-        if not any(
-            instance_state(o).key in db.session.identity_map
-            for o in (kept, kept.municipality, *kept.districts)
-        ):
-            round_ = db.session.merge(kept, load=False)
+        copy, identities = found
+        # A merge would put the kept values over what the session holds of them already (a
+        # staff member's municipality, with their pending edit): such a request reads instead.
+        if not any(identity in db.session.identity_map for identity in identities):
+            round_ = db.session.merge(copy, load=False)
     if round_ is None:
         round_ = _read_public_round(db.session, slug, round_id, districts)
     if round_ is None:
@@ -237,7 +239,7 @@ def show_round(slug: str, round_id: int) -> str:
     from portal.voting.services import voting_open
     from portal.voting.views import ballot_waiting
 
-    municipality, round_ = public_round_of(slug, round_id)
+    municipality, round_ = public_round_of(slug, round_id, kept=True)
     counts = dict(
         db.session.execute(
             select(Proposal.status, db.func.count())

@@ -160,7 +160,7 @@ def _end_voter_session(round_: Round) -> None:
 @eligibility_limits
 def check(slug: str, round_id: int) -> str | Response:
     """Check a resident's RUT and second fact against the census, without an account."""
-    municipality, round_ = public_round_of(slug, round_id, districts=True)
+    municipality, round_ = public_round_of(slug, round_id, districts=True, kept=True)
     if not voting_open(round_):
         return render_template("voting/closed.html", municipality=municipality, round=round_)
     if _voter(round_) is not None and request.method == "GET":
@@ -291,7 +291,7 @@ def _chosen_from_form(lists: list[BallotList]) -> dict[int, str]:
 @bp.route("/<slug>/rondas/<int:round_id>/papeleta", methods=["GET", "POST"])
 def ballot(slug: str, round_id: int) -> str | Response:
     """Show the voter's ballot and take it: complete without JavaScript, checked on the server."""
-    municipality, round_ = public_round_of(slug, round_id, districts=True)
+    municipality, round_ = public_round_of(slug, round_id, districts=True, kept=True)
     if not voting_open(round_):
         return render_template("voting/closed.html", municipality=municipality, round=round_)
     voter = _voter(round_)
@@ -358,7 +358,7 @@ def ballot(slug: str, round_id: int) -> str | Response:
 @bp.route("/<slug>/rondas/<int:round_id>/voto-registrado")
 def confirmation(slug: str, round_id: int) -> str | Response:
     """Say plainly that the vote is counted, with its receipt."""
-    municipality, round_ = public_round_of(slug, round_id)
+    municipality, round_ = public_round_of(slug, round_id, kept=True)
     receipt = session.get("receipt")
     if not receipt or receipt.get("r") != round_id:
         return redirect(url_for("budgeting.show_round", slug=slug, round_id=round_id))
@@ -374,7 +374,7 @@ def confirmation(slug: str, round_id: int) -> str | Response:
 @bp.route("/<slug>/rondas/<int:round_id>/salir", methods=["POST"])
 def leave(slug: str, round_id: int) -> Response:
     """End the voter session on this device (a shared phone, a library computer)."""
-    _municipality, round_ = public_round_of(slug, round_id)
+    _municipality, round_ = public_round_of(slug, round_id, kept=True)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     _end_voter_session(round_)

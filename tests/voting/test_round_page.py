@@ -290,10 +290,13 @@ def test_the_ballot_projects_are_read_once_for_every_voter_until_a_change(
 
 
 def test_the_vote_pages_read_the_round_once_per_process_until_a_change(
-    voting_round: Any, app: Any, db: Any
+    voting_round: Any, app: Any, db: Any, monkeypatch: Any
 ) -> None:
     """The check, the ballot and the confirmation find the round without a query once a
     visitor of this process has; a change committed here shows at once."""
+    import portal.database
+
+    monkeypatch.setattr(portal.database, "CLOCK_READ_EVERY", 3600.0)  # no reading midway
     vr = voting_round(method="approval", min_selections=1, max_selections=2)
     app.test_client().get(f"{vr.base}/votar")  # the round is now kept
     voter = app.test_client()
@@ -355,6 +358,9 @@ def test_another_process_sees_a_change_when_its_copies_expire(
     assert "Presupuesto participativo 2027" in visitor.get(f"{vr.base}/votar").get_data(
         as_text=True
     ), "kept until it expires"
+    # Pages that are not the vote's own read the round afresh (its proposals, its results).
+    listed = visitor.get(f"{vr.base}/propuestas").get_data(as_text=True)
+    assert "Presupuesto de los cerros" in listed
     now["t"] = start + seconds + 0.5
     for path in (f"{vr.base}/votar", vr.base):
         assert "Presupuesto de los cerros" in visitor.get(path).get_data(as_text=True), path
