@@ -114,9 +114,14 @@ SETTINGS: list[Setting] = [
         "How many reverse proxies (nginx, a load balancer) stand in front; their X-Forwarded-* headers are trusted so that rate limits see the real client address.",
     ),
     Setting(
+        "PORTAL_DATABASE_PRE_PING",
+        "false",
+        "Test each pooled PostgreSQL connection with a round trip before every request uses it. Off: after a database restart the requests that meet a dead connection get the 503 page once and the pool renews every older connection; on: they are spared that, and every request pays the round trip.",
+    ),
+    Setting(
         "PORTAL_PUBLIC_PAGE_CACHE_SECONDS",
         "5",
-        "Seconds each worker keeps the home page and round pages as anonymous visitors see them (0: never). A change in the same process shows at once; other workers and instances show it within this time.",
+        "Seconds each worker keeps what every anonymous voter sees alike: the home page and round pages, and the round and ballot projects the vote pages show (0: never). A change in the same process shows at once; other workers and instances show it within this time.",
     ),
     Setting("PORTAL_DEFAULT_LOCALE", "es_CL", "Language of a visitor who has not chosen one."),
     Setting(
@@ -263,7 +268,16 @@ def normalise_database_url(url: str) -> str:
 
 
 def engine_options(url: str) -> dict[str, Any]:
-    """Engine options per backend: SQLite waits on locks; PostgreSQL checks connections."""
+    """Engine options per backend: SQLite waits on locks. PostgreSQL: a pool per process, its
+    connections renewed after half an hour (before a firewall or a pooler drops them idle; a
+    check of the time, no round trip), tested before each use only if asked
+    (``PORTAL_DATABASE_PRE_PING``): a connection found dead on use fails that request with the
+    503 page and makes the pool renew every connection older than it."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    return {
+        "pool_pre_ping": _bool(os.environ.get("PORTAL_DATABASE_PRE_PING"), False),
+        "pool_recycle": 1800,
+        "pool_size": 10,
+        "max_overflow": 10,
+    }

@@ -77,8 +77,9 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     @app.errorhandler(DisconnectionError)
     def database_unavailable(error: Exception) -> tuple[str, int]:
-        # The database restarted or is out of reach: say so in the user's language; the pool
-        # (pool_pre_ping) reconnects on a later request without restarting the portal.
+        # The database restarted or is out of reach: say so in the user's language. A dead
+        # connection makes the pool renew every older one, so a later request reconnects
+        # without restarting the portal.
         log.warning("database unavailable: %s", getattr(error, "orig", error))
         db.session.rollback()
         return render_error(503)

@@ -136,3 +136,20 @@ def test_trusted_proxy_gives_rate_limits_the_real_client_address(tmp_path: Path)
         .text
         == "10.0.0.1"
     )
+
+
+def test_postgresql_connections_are_pinged_before_use_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = "postgresql+psycopg://portal@localhost/portal"
+    monkeypatch.delenv("PORTAL_DATABASE_PRE_PING", raising=False)
+    options = load_config({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url})[
+        "SQLALCHEMY_ENGINE_OPTIONS"
+    ]
+    assert options["pool_pre_ping"] is False
+    assert 0 < options["pool_recycle"] <= 3600  # renewed before idle connections are dropped
+    monkeypatch.setenv("PORTAL_DATABASE_PRE_PING", "true")
+    options = load_config({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url})[
+        "SQLALCHEMY_ENGINE_OPTIONS"
+    ]
+    assert options["pool_pre_ping"] is True

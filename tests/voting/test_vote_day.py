@@ -401,3 +401,42 @@ def test_each_process_reads_the_database_clock_now_and_then_and_carries_it_forwa
         assert len(seen) == 1, "then it is read again"
     finally:
         event.remove(db.engine, "before_cursor_execute", note)
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [{}, {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}}],
+    ids=["default", "pre-ping"],
+)
+def test_connections_the_database_dropped_cost_one_503_at_most_then_it_recovers(
+    app: Any, db: Any, voting_round: Any, app_config: dict[str, Any]
+) -> None:
+    """After a database restart every pooled connection is dead. Without the pre-ping (the
+    default) the first request that meets one gets the translated 503 page and the pool renews
+    every older connection; with it, the request is spared. No restart of the portal either way."""
+    from sqlalchemy import create_engine, text
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL restart")
+    pre_ping = bool(app_config)
+    vr = voting_round()
+    clients = [app.test_client() for _ in range(3)]
+    for client in clients:
+        assert client.get(f"{vr.base}/propuestas").status_code == 200
+    db.session.remove()  # the test's own connection goes back to the pool, to die there too
+    killer = create_engine(db.engine.url.render_as_string(hide_password=False))
+    with killer.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    killer.dispose()
+    answers = [client.get(f"{vr.base}/propuestas") for client in clients]
+    failed = [a for a in answers if a.status_code != 200]
+    assert len(failed) == (0 if pre_ping else 1), [a.status_code for a in answers]
+    for answer in failed:
+        assert answer.status_code == 503
+        assert "Servicio no disponible" in answer.get_data(as_text=True)
+    assert all(c.get(f"{vr.base}/propuestas").status_code == 200 for c in clients)
