@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app, has_request_context, request
 from sqlalchemy import DateTime, MetaData, event, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -68,6 +68,20 @@ def shared_now(session: Session) -> datetime:
         current_app.extensions["database_clock"] = reading
         now = after
     return reading[0] + timedelta(seconds=now - reading[1])  # type: ignore[no-any-return]
+
+
+def reads_only(session: Session | scoped_session[Session]) -> None:
+    """Say that this request only reads (a vote-day page for an anonymous voter): on PostgreSQL
+    its statements then run outside a transaction, each on its own, which is what READ
+    COMMITTED shows them anyway, sparing the `BEGIN` and the closing `ROLLBACK` round trips of
+    every request (psycopg sends neither in autocommit; the pool resets the connection when it
+    comes back). Too late, and a no-op, once the session has begun; SQLite has no round trips
+    to spare. A write in such a request would commit statement by statement: never call it
+    where anything may be written."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def database_now(session: Session) -> datetime:

@@ -31,6 +31,7 @@ from portal.accounts.forms import ConfirmForm
 from portal.budgeting.models import Participation, Round
 from portal.budgeting.phases import current_phase
 from portal.budgeting.views import _staff_round, public_round_of
+from portal.database import reads_only
 from portal.extensions import db, limiter
 from portal.geo.models import Municipality
 from portal.text import csv_cell, is_whole_number
@@ -160,6 +161,8 @@ def _end_voter_session(round_: Round) -> None:
 @eligibility_limits
 def check(slug: str, round_id: int) -> str | Response:
     """Check a resident's RUT and second fact against the census, without an account."""
+    if not current_user.is_authenticated:  # nothing to write: no account to link the RUT to
+        reads_only(db.session)
     municipality, round_ = public_round_of(slug, round_id, districts=True, kept=True)
     if not voting_open(round_):
         return render_template("voting/closed.html", municipality=municipality, round=round_)
@@ -291,6 +294,8 @@ def _chosen_from_form(lists: list[BallotList]) -> dict[int, str]:
 @bp.route("/<slug>/rondas/<int:round_id>/papeleta", methods=["GET", "POST"])
 def ballot(slug: str, round_id: int) -> str | Response:
     """Show the voter's ballot and take it: complete without JavaScript, checked on the server."""
+    if request.method == "GET":  # the page only reads; a ballot is written in a transaction
+        reads_only(db.session)
     municipality, round_ = public_round_of(slug, round_id, districts=True, kept=True)
     if not voting_open(round_):
         return render_template("voting/closed.html", municipality=municipality, round=round_)

@@ -383,3 +383,49 @@ def test_a_kept_round_never_overwrites_what_the_request_holds_already(
     assert found is municipality and round_.municipality is municipality
     assert municipality.name == "Valparaíso, while it is being edited"
     db.session.rollback()
+
+
+def test_the_check_and_the_ballot_page_read_outside_a_transaction(
+    voting_round: Any, app: Any, db: Any
+) -> None:
+    """On PostgreSQL a page that only reads spares the BEGIN and ROLLBACK round trips (its
+    statements run in autocommit); the ballot itself is written in one transaction."""
+    import pytest
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no round trips to spare")
+    vr = voting_round(method="approval", min_selections=1, max_selections=2)
+    project = vr.projects["Techado feria Cerro Alegre"].id
+    district = vr.districts[0].id
+    resident = vr.residents[0]
+    voter = app.test_client()
+    page = voter.get(vr.base).get_data(as_text=True)
+    seen: dict[str, list[tuple[str, bool]]] = {}
+    step = {"name": ""}
+
+    def note(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        autocommit = conn.connection.dbapi_connection.autocommit
+        seen.setdefault(step["name"], []).append((statement.split(None, 1)[0], autocommit))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        step["name"] = "check"
+        checked = voter.post(
+            f"{vr.base}/votar",
+            data={
+                "csrf_token": token_of(page),
+                "rut": resident.rut,
+                "birth_date": resident.birth.isoformat(),
+            },
+        )
+        assert checked.status_code == 302
+        step["name"] = "ballot page"
+        assert voter.get(f"{vr.base}/papeleta").status_code == 200
+        step["name"] = "cast"
+        assert vote(voter, vr, [(f"d{district}-p", str(project))]).status_code == 302
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    for name in ("check", "ballot page"):
+        assert seen[name] and all(autocommit for _s, autocommit in seen[name]), seen
+    writes = [autocommit for first, autocommit in seen["cast"] if first == "WITH"]
+    assert writes and not any(writes), seen
