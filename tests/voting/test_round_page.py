@@ -47,6 +47,18 @@ def token_of(page: str) -> str:
     return match.group(1)
 
 
+def post_check(client: Any, vr: Any, page: str, resident: Any) -> Any:
+    """Send the eligibility form of ``page`` (its token) for ``resident``."""
+    return client.post(
+        f"{vr.base}/votar",
+        data={
+            "csrf_token": token_of(page),
+            "rut": resident.rut,
+            "birth_date": resident.birth.isoformat(),
+        },
+    )
+
+
 def check_from_round_page(client: Any, vr: Any, resident: Any) -> Any:
     """Read the round's page, then send its eligibility form as a browser would."""
     page = client.get(vr.base).get_data(as_text=True)
@@ -241,14 +253,7 @@ def test_the_check_and_the_ballot_read_the_round_with_its_districts_at_once(
     page = voter.get(vr.base).get_data(as_text=True)
     resident = vr.residents[0]
     with statements(app) as checking:
-        voter.post(
-            f"{vr.base}/votar",
-            data={
-                "csrf_token": token_of(page),
-                "rut": resident.rut,
-                "birth_date": resident.birth.isoformat(),
-            },
-        )
+        post_check(voter, vr, page, resident)
     with statements(app) as showing:
         ballot = voter.get(f"{vr.base}/papeleta").get_data(as_text=True)
     assert "Cerro Alegre" in ballot and "Feria costera Playa Ancha" not in ballot
@@ -303,14 +308,7 @@ def test_the_vote_pages_read_the_round_once_per_process_until_a_change(
     page = voter.get(vr.base).get_data(as_text=True)
     resident = vr.residents[0]
     with statements(app) as checking:
-        checked = voter.post(
-            f"{vr.base}/votar",
-            data={
-                "csrf_token": token_of(page),
-                "rut": resident.rut,
-                "birth_date": resident.birth.isoformat(),
-            },
-        )
+        checked = post_check(voter, vr, page, resident)
     assert checked.status_code == 302
     project = vr.projects["Techado feria Cerro Alegre"].id
     with statements(app) as casting:
@@ -410,14 +408,7 @@ def test_the_check_and_the_ballot_page_read_outside_a_transaction(
     event.listen(db.engine, "before_cursor_execute", note)
     try:
         step["name"] = "check"
-        checked = voter.post(
-            f"{vr.base}/votar",
-            data={
-                "csrf_token": token_of(page),
-                "rut": resident.rut,
-                "birth_date": resident.birth.isoformat(),
-            },
-        )
+        checked = post_check(voter, vr, page, resident)
         assert checked.status_code == 302
         step["name"] = "ballot page"
         assert voter.get(f"{vr.base}/papeleta").status_code == 200
