@@ -45,12 +45,28 @@ def _messages(code: int) -> tuple[str, str]:
     return messages.get(code, (_("Error"), _("Something went wrong.")))
 
 
+DATABASE_ERRORS = (OperationalError, InterfaceError, DisconnectionError)
+
+
 def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
-    """Render the error page for a status code."""
+    """Render the error page for a status code.
+
+    The page's layout asks who is signed in, which may be the request's first query: on a
+    connection the database dropped (a restart) that fails, the pool renews its connections and
+    a second try reconnects. If the database is still out of reach, a page without the layout
+    says the service is unavailable (503), never a bare 500."""
     title, message = _messages(code)
-    return render_template(
-        "errors/error.html", code=code, title=title, message=detail or message
-    ), code
+    for _attempt in range(2):
+        try:
+            return render_template(
+                "errors/error.html", code=code, title=title, message=detail or message
+            ), code
+        except DATABASE_ERRORS as error:
+            log.warning("database unavailable: %s", getattr(error, "orig", error))
+            with contextlib.suppress(Exception):
+                db.session.rollback()
+    title, message = _messages(503)
+    return render_template("errors/bare.html", code=503, title=title, message=message), 503
 
 
 def init_errors(app: Flask) -> None:

@@ -138,8 +138,9 @@ def _read_public_round(session: Session, slug: str, round_id: int, districts: bo
 def _kept_public_round(slug: str, round_id: int) -> tuple[Round, frozenset[Any]] | None:
     """Read a published round, with its municipality and districts, into a session of its own
     and close it: the copies stay, detached, to be kept by `remember`, with the identity of
-    every object loaded with them."""
-    with Session(db.engine) as own:
+    every object loaded with them. The read goes through the request's connection (a request
+    never holds two of the pool's)."""
+    with Session(bind=db.session.connection()) as own:
         round_ = _read_public_round(own, slug, round_id, districts=True)
         return None if round_ is None else (round_, frozenset(own.identity_map.keys()))
 

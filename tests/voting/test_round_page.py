@@ -420,3 +420,25 @@ def test_the_check_and_the_ballot_page_read_outside_a_transaction(
         assert seen[name] and all(autocommit for _s, autocommit in seen[name]), seen
     writes = [autocommit for first, autocommit in seen["cast"] if first == "WITH"]
     assert writes and not any(writes), seen
+
+
+def test_a_request_reads_the_round_it_keeps_on_its_own_connection(
+    voting_round: Any, app: Any, db: Any
+) -> None:
+    """Reading the round to keep it takes no second connection from the pool: with every
+    thread of a worker doing so at once, the pool could run dry."""
+    vr = voting_round()
+    check = f"{vr.base}/votar"
+    app.extensions["public_values"] = {}  # nothing kept yet in this process
+    connections: list[int] = []
+
+    def note(conn: Any, *_args: Any) -> None:
+        connections.append(id(conn.connection.dbapi_connection))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        page = app.test_client().get(check)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert page.status_code == 200
+    assert connections and len(set(connections)) == 1, connections

@@ -440,3 +440,54 @@ def test_connections_the_database_dropped_cost_one_503_at_most_then_it_recovers(
         assert answer.status_code == 503
         assert "Servicio no disponible" in answer.get_data(as_text=True)
     assert all(c.get(f"{vr.base}/propuestas").status_code == 200 for c in clients)
+
+
+def test_an_error_page_that_meets_a_dropped_connection_is_still_the_page(
+    app: Any, db: Any, factory: Any
+) -> None:
+    """The error page's layout asks who is signed in: after a restart that can be the request's
+    first query, on a dead connection. It tries again on a fresh one instead of failing."""
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import login
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL restart")
+    factory.user("vecina@example.cl")
+    resident = app.test_client()
+    login(resident, "vecina@example.cl")
+    assert resident.get("/no/existe/esta/pagina").status_code == 404
+    db.session.remove()
+    killer = create_engine(db.engine.url.render_as_string(hide_password=False))
+    with killer.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    killer.dispose()
+    missing = resident.get("/no/existe/esta/pagina")
+    assert missing.status_code == 404
+    page = missing.get_data(as_text=True)
+    assert "Página no encontrada" in page and "Mi cuenta" in page
+
+
+def test_an_error_page_without_the_database_says_the_service_is_unavailable(
+    app: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the database stays out of reach, the error page is the one that asks it nothing."""
+    import portal.errors
+
+    original = portal.errors.render_template
+
+    def unreachable(name: str, **context: Any) -> str:
+        if name == "errors/error.html":
+            raise OperationalError("SELECT users", {}, Exception("connection refused"))
+        return original(name, **context)
+
+    monkeypatch.setattr(portal.errors, "render_template", unreachable)
+    missing = client.get("/no/existe/esta/pagina")
+    assert missing.status_code == 503
+    page = missing.get_data(as_text=True)
+    assert "Servicio no disponible" in page and '<html lang="es-CL">' in page
