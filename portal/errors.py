@@ -89,9 +89,6 @@ def init_errors(app: Flask) -> None:
             return {"error": {"status": code, "title": title, "message": message}}, code  # type: ignore[return-value]
         return render_error(code)
 
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    @app.errorhandler(DisconnectionError)
     def database_unavailable(error: Exception) -> tuple[str, int]:
         # The database restarted or is out of reach: say so in the user's language. A dead
         # connection makes the pool renew every older one, so a later request reconnects
@@ -100,6 +97,9 @@ def init_errors(app: Flask) -> None:
         db.session.rollback()
         return render_error(503)
 
+    for database_error in DATABASE_ERRORS:
+        app.register_error_handler(database_error, database_unavailable)
+
     @app.teardown_appcontext
     def close_session(_error: BaseException | None) -> None:
         # Registered after Flask-SQLAlchemy's teardown, so it runs first. A connection the
@@ -107,7 +107,7 @@ def init_errors(app: Flask) -> None:
         # already answered, so log it and forget the session instead of turning it into a 500.
         try:
             db.session.remove()
-        except (OperationalError, InterfaceError, DisconnectionError) as error:
+        except DATABASE_ERRORS as error:
             log.warning(
                 "database connection lost after the request: %s", getattr(error, "orig", error)
             )

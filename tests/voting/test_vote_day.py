@@ -403,6 +403,24 @@ def test_each_process_reads_the_database_clock_now_and_then_and_carries_it_forwa
         event.remove(db.engine, "before_cursor_execute", note)
 
 
+def drop_every_connection(db: Any) -> None:
+    """Do what a PostgreSQL restart does to the portal's pool: end every connection to the
+    test database but one opened for the purpose (the test's own goes back to the pool first,
+    to die there too)."""
+    from sqlalchemy import create_engine, text
+
+    db.session.remove()
+    killer = create_engine(db.engine.url.render_as_string(hide_password=False))
+    with killer.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    killer.dispose()
+
+
 @pytest.mark.parametrize(
     "app_config",
     [{}, {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}}],
@@ -414,8 +432,6 @@ def test_connections_the_database_dropped_cost_one_503_at_most_then_it_recovers(
     """After a database restart every pooled connection is dead. Without the pre-ping (the
     default) the first request that meets one gets the translated 503 page and the pool renews
     every older connection; with it, the request is spared. No restart of the portal either way."""
-    from sqlalchemy import create_engine, text
-
     if db.engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL restart")
     pre_ping = bool(app_config)
@@ -423,16 +439,7 @@ def test_connections_the_database_dropped_cost_one_503_at_most_then_it_recovers(
     clients = [app.test_client() for _ in range(3)]
     for client in clients:
         assert client.get(f"{vr.base}/propuestas").status_code == 200
-    db.session.remove()  # the test's own connection goes back to the pool, to die there too
-    killer = create_engine(db.engine.url.render_as_string(hide_password=False))
-    with killer.begin() as connection:
-        connection.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        )
-    killer.dispose()
+    drop_every_connection(db)
     answers = [client.get(f"{vr.base}/propuestas") for client in clients]
     failed = [a for a in answers if a.status_code != 200]
     assert len(failed) == (0 if pre_ping else 1), [a.status_code for a in answers]
@@ -447,8 +454,6 @@ def test_an_error_page_that_meets_a_dropped_connection_is_still_the_page(
 ) -> None:
     """The error page's layout asks who is signed in: after a restart that can be the request's
     first query, on a dead connection. It tries again on a fresh one instead of failing."""
-    from sqlalchemy import create_engine, text
-
     from tests.conftest import login
 
     if db.engine.dialect.name != "postgresql":
@@ -457,16 +462,7 @@ def test_an_error_page_that_meets_a_dropped_connection_is_still_the_page(
     resident = app.test_client()
     login(resident, "vecina@example.cl")
     assert resident.get("/no/existe/esta/pagina").status_code == 404
-    db.session.remove()
-    killer = create_engine(db.engine.url.render_as_string(hide_password=False))
-    with killer.begin() as connection:
-        connection.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        )
-    killer.dispose()
+    drop_every_connection(db)
     missing = resident.get("/no/existe/esta/pagina")
     assert missing.status_code == 404
     page = missing.get_data(as_text=True)
